@@ -1,0 +1,1 @@
+//! tgate api (built in later steps).

@@ -1,0 +1,1 @@
+//! RouterOS commands rendered from typed values. (Filled in with the SSH client.)

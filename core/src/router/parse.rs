@@ -1,0 +1,1 @@
+//! Parsing RouterOS's printed output and error wording. (Filled in with the SSH client.)

@@ -1,0 +1,1 @@
+//! The SSH implementation of [`super::Gateway`]. (Filled in next.)

@@ -1,0 +1,3 @@
+//! The `tgate` binary: the all-in-one server and the admin CLI.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! tgate watcher (built in later steps).

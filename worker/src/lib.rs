@@ -1,0 +1,1 @@
+//! tgate worker (built in later steps).
