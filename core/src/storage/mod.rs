@@ -1,0 +1,304 @@
+//! Storage: one [`Store`] trait with a SQLite backend (the embedded default)
+//! and a PostgreSQL backend (production), chosen by the URL scheme. Both run
+//! the same SQL text from [`sql`], so they behave the same; each has its own
+//! embedded migrations, applied at open.
+//!
+//! Session transitions are single conditional UPDATEs on the expected current
+//! state, and "one pending prompt per account" is a partial unique index, so
+//! racing API replicas and workers agree without any lock of tgate's own.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+
+use crate::domain::{
+    AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
+};
+
+mod postgres;
+mod sql;
+mod sqlite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Why storage failed. The text may name tables and constraints, so it is
+/// logged, never shown to API clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("row {0} holds a value tgate cannot read: {1}")]
+    Corrupt(String, String),
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+}
+
+/// Opens the database the URL names, creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// A connect as the router reported it, about to become a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub router: RouterName,
+    pub account: AccountName,
+    pub caller_id: CallerId,
+    pub remote_address: IpAddr,
+    pub local_address: Option<IpAddr>,
+    pub service: Service,
+    pub interface: Option<InterfaceName>,
+    pub chat_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub router: RouterName,
+    pub account: AccountName,
+    pub caller_id: CallerId,
+    pub remote_address: IpAddr,
+    pub local_address: Option<IpAddr>,
+    pub service: Service,
+    pub interface: Option<InterfaceName>,
+    pub chat_id: Option<i64>,
+    pub state: SessionState,
+    pub created_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub message_id: Option<i64>,
+}
+
+/// What inserting a pending session did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    Created(Session),
+    /// The account already has a pending session; nothing was written.
+    PendingExists(Session),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub router: RouterName,
+    pub name: AccountName,
+    pub owner_tg_id: Option<i64>,
+    pub language: Option<String>,
+    pub is_admin: bool,
+    pub locked: bool,
+    pub unenrolled_alerted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ban {
+    pub id: i64,
+    pub network: IpNet,
+    pub reason: String,
+    pub source: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub lifted_at: Option<DateTime<Utc>>,
+    pub lifted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBan {
+    pub network: IpNet,
+    pub reason: String,
+    pub source: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+/// One audit record: who did what to which router, account, address or session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub router: Option<String>,
+    pub account: Option<String>,
+    pub address: Option<String>,
+    pub session_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// An audit record to append; `AuditEntry::new(actor, action)` then the
+/// builder methods for what it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub router: Option<String>,
+    pub account: Option<String>,
+    pub address: Option<String>,
+    pub session_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(actor: impl Into<String>, action: impl Into<String>) -> Self {
+        AuditEntry {
+            at: Utc::now(),
+            actor: actor.into(),
+            action: action.into(),
+            router: None,
+            account: None,
+            address: None,
+            session_id: None,
+            detail: serde_json::Value::Null,
+        }
+    }
+    pub fn router(mut self, router: &RouterName) -> Self {
+        self.router = Some(router.to_string());
+        self
+    }
+    pub fn account(mut self, account: &AccountName) -> Self {
+        self.account = Some(account.to_string());
+        self
+    }
+    pub fn address(mut self, address: impl ToString) -> Self {
+        self.address = Some(address.to_string());
+        self
+    }
+    pub fn session(mut self, id: SessionId) -> Self {
+        self.session_id = Some(id.to_string());
+        self
+    }
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+/// Which audit records to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub session_id: Option<String>,
+    pub action: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Makes sure a row exists for each configured router.
+    async fn sync_routers(&self, routers: &[RouterName]) -> Result<(), StoreError>;
+
+    // Accounts.
+    /// Creates the account if it is new; returns it either way.
+    async fn ensure_account(
+        &self,
+        router: &RouterName,
+        name: &AccountName,
+    ) -> Result<Account, StoreError>;
+    async fn account(
+        &self,
+        router: &RouterName,
+        name: &AccountName,
+    ) -> Result<Option<Account>, StoreError>;
+    async fn set_account_owner(
+        &self,
+        router: &RouterName,
+        name: &AccountName,
+        owner_tg_id: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// Records that admins were told the account is unenrolled; true only for
+    /// the first call, so they are told once.
+    async fn mark_unenrolled_alert(
+        &self,
+        router: &RouterName,
+        name: &AccountName,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    // Sessions.
+    /// Inserts a `pending` session unless the account already has one.
+    async fn insert_pending(&self, session: &NewSession) -> Result<Inserted, StoreError>;
+    /// Inserts a session that is decided at once (a trusted caller network).
+    async fn insert_decided(
+        &self,
+        session: &NewSession,
+        state: SessionState,
+        decided_by: &str,
+    ) -> Result<Session, StoreError>;
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    async fn pending_for_account(
+        &self,
+        router: &RouterName,
+        account: &AccountName,
+    ) -> Result<Option<Session>, StoreError>;
+    /// The newest open (pending or confirmed) session of the account on the
+    /// given tunnel address.
+    async fn open_session_at(
+        &self,
+        router: &RouterName,
+        account: &AccountName,
+        remote_address: IpAddr,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Applies `transition` if the session is in one of its source states.
+    /// Returns the updated session when this call won, `None` when the session
+    /// had already moved on (or does not exist).
+    async fn transition(
+        &self,
+        id: SessionId,
+        transition: Transition,
+        at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<Option<Session>, StoreError>;
+    async fn sessions_in_state(
+        &self,
+        state: SessionState,
+        limit: i64,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    // Bans.
+    async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError>;
+    /// Bans in force at `now`.
+    async fn active_bans(&self, now: DateTime<Utc>) -> Result<Vec<Ban>, StoreError>;
+    async fn lift_ban(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<Option<Ban>, StoreError>;
+
+    // Audit.
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// The ban in force for `address`, if any; the longest-lasting wins.
+pub fn ban_covering(bans: &[Ban], address: IpAddr) -> Option<&Ban> {
+    bans.iter()
+        .filter(|b| b.network.contains(&address))
+        .max_by_key(|b| b.until)
+}

@@ -1,0 +1,58 @@
+//! The PostgreSQL backend, for production: several API and worker replicas
+//! share one database and agree through its row-level atomicity.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use super::sql::{
+    AccountRow, AuditRow, BanRow, SessionRow, impl_store, is_unique_violation, ms, session_columns,
+};
+use super::{
+    Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, NewBan, NewSession, Session,
+    StoreError,
+};
+use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the `postgres://` URL and applies migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(PgConnectOptions::from_str(url)?).await
+    }
+
+    pub async fn open_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        // The job queue keeps its own migrations in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl super::sql::Backend for PgStore {
+    type Db = sqlx::Postgres;
+}
+
+impl_store!(PgStore, "postgres");

@@ -1,0 +1,552 @@
+//! The SQL both backends run, and the macro that implements [`Store`] for a
+//! backend from it. Placeholders are `$N`, which PostgreSQL and sqlx's SQLite
+//! driver both accept, so the text is written once and the two backends cannot
+//! drift apart.
+//!
+//! [`Store`]: super::Store
+
+use chrono::{DateTime, Utc};
+
+use super::{Account, AuditRecord, Ban, Session, StoreError};
+
+/// The columns of `sessions`, as a literal so queries stay `&'static str`
+/// (sqlx refuses SQL built at run time).
+macro_rules! session_columns {
+    () => {
+        "id, router, account, caller_id, remote_address, local_address, service, interface, \
+         chat_id, state, created_at, deadline, decided_at, decided_by, closed_at, message_id"
+    };
+}
+pub(super) use session_columns;
+
+pub(super) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn time(row: &str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(row.into(), format!("time {ms} out of range")))
+}
+
+fn parsed<T: std::str::FromStr>(row: &str, what: &str, text: &str) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(row.into(), format!("{what} {text:?}")))
+}
+
+fn opt_parsed<T: std::str::FromStr>(
+    row: &str,
+    what: &str,
+    text: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    text.map(|t| parsed(row, what, &t)).transpose()
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    id: String,
+    router: String,
+    account: String,
+    caller_id: String,
+    remote_address: String,
+    local_address: Option<String>,
+    service: String,
+    interface: Option<String>,
+    chat_id: Option<i64>,
+    state: String,
+    created_at: i64,
+    deadline: i64,
+    decided_at: Option<i64>,
+    decided_by: Option<String>,
+    closed_at: Option<i64>,
+    message_id: Option<i64>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        let row = format!("sessions/{}", r.id);
+        let row = row.as_str();
+        Ok(Session {
+            id: parsed(row, "id", &r.id)?,
+            router: parsed(row, "router", &r.router)?,
+            account: parsed(row, "account", &r.account)?,
+            caller_id: parsed(row, "caller_id", &r.caller_id)?,
+            remote_address: parsed(row, "remote_address", &r.remote_address)?,
+            local_address: opt_parsed(row, "local_address", r.local_address)?,
+            service: parsed(row, "service", &r.service)?,
+            interface: opt_parsed(row, "interface", r.interface)?,
+            chat_id: r.chat_id,
+            state: parsed(row, "state", &r.state)?,
+            created_at: time(row, r.created_at)?,
+            deadline: time(row, r.deadline)?,
+            decided_at: r.decided_at.map(|t| time(row, t)).transpose()?,
+            decided_by: r.decided_by,
+            closed_at: r.closed_at.map(|t| time(row, t)).transpose()?,
+            message_id: r.message_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AccountRow {
+    router: String,
+    name: String,
+    owner_tg_id: Option<i64>,
+    language: Option<String>,
+    is_admin: bool,
+    locked: bool,
+    unenrolled_alerted_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+    fn try_from(r: AccountRow) -> Result<Self, StoreError> {
+        let row = format!("accounts/{}/{}", r.router, r.name);
+        let row = row.as_str();
+        Ok(Account {
+            router: parsed(row, "router", &r.router)?,
+            name: parsed(row, "name", &r.name)?,
+            owner_tg_id: r.owner_tg_id,
+            language: r.language,
+            is_admin: r.is_admin,
+            locked: r.locked,
+            unenrolled_alerted_at: r.unenrolled_alerted_at.map(|t| time(row, t)).transpose()?,
+            created_at: time(row, r.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct BanRow {
+    id: i64,
+    network: String,
+    reason: String,
+    source: String,
+    created_by: String,
+    created_at: i64,
+    until: i64,
+    lifted_at: Option<i64>,
+    lifted_by: Option<String>,
+}
+
+impl TryFrom<BanRow> for Ban {
+    type Error = StoreError;
+    fn try_from(r: BanRow) -> Result<Self, StoreError> {
+        let row = format!("bans/{}", r.id);
+        let row = row.as_str();
+        Ok(Ban {
+            id: r.id,
+            network: parsed(row, "network", &r.network)?,
+            reason: r.reason,
+            source: r.source,
+            created_by: r.created_by,
+            created_at: time(row, r.created_at)?,
+            until: time(row, r.until)?,
+            lifted_at: r.lifted_at.map(|t| time(row, t)).transpose()?,
+            lifted_by: r.lifted_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    router: Option<String>,
+    account: Option<String>,
+    address: Option<String>,
+    session_id: Option<String>,
+    detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        let row = format!("audit/{}", r.id);
+        Ok(AuditRecord {
+            id: r.id,
+            at: time(&row, r.at)?,
+            actor: r.actor,
+            action: r.action,
+            router: r.router,
+            account: r.account,
+            address: r.address,
+            session_id: r.session_id,
+            detail: serde_json::from_str(&r.detail)
+                .map_err(|e| StoreError::Corrupt(row.clone(), format!("detail: {e}")))?,
+        })
+    }
+}
+
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Implements [`super::Store`] for a struct with a `pool` field of a concrete
+/// sqlx pool type. The body is the same for every backend; only the pool's
+/// type differs, which is exactly what sqlx's generics need to see.
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn sync_routers(&self, routers: &[RouterName]) -> Result<(), StoreError> {
+                let now = ms(Utc::now());
+                for router in routers {
+                    sqlx::query(
+                        "INSERT INTO routers (name, created_at) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(router.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn ensure_account(
+                &self,
+                router: &RouterName,
+                name: &AccountName,
+            ) -> Result<Account, StoreError> {
+                sqlx::query(
+                    "INSERT INTO accounts (router, name, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (router, name) DO NOTHING",
+                )
+                .bind(router.as_str())
+                .bind(name.as_str())
+                .bind(ms(Utc::now()))
+                .execute(&self.pool)
+                .await?;
+                self.account(router, name).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("accounts/{router}/{name}"), "vanished".into())
+                })
+            }
+
+            async fn account(
+                &self,
+                router: &RouterName,
+                name: &AccountName,
+            ) -> Result<Option<Account>, StoreError> {
+                let row: Option<AccountRow> = sqlx::query_as(
+                    "SELECT router, name, owner_tg_id, language, is_admin, locked, \
+                     unenrolled_alerted_at, created_at FROM accounts \
+                     WHERE router = $1 AND name = $2",
+                )
+                .bind(router.as_str())
+                .bind(name.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Account::try_from).transpose()
+            }
+
+            async fn set_account_owner(
+                &self,
+                router: &RouterName,
+                name: &AccountName,
+                owner_tg_id: Option<i64>,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE accounts SET owner_tg_id = $3 WHERE router = $1 AND name = $2",
+                )
+                .bind(router.as_str())
+                .bind(name.as_str())
+                .bind(owner_tg_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn mark_unenrolled_alert(
+                &self,
+                router: &RouterName,
+                name: &AccountName,
+                at: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE accounts SET unenrolled_alerted_at = $3 \
+                     WHERE router = $1 AND name = $2 AND unenrolled_alerted_at IS NULL",
+                )
+                .bind(router.as_str())
+                .bind(name.as_str())
+                .bind(ms(at))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn insert_pending(&self, s: &NewSession) -> Result<Inserted, StoreError> {
+                // The pending session that blocked us may be decided between
+                // our insert and our look-up; then the insert can succeed.
+                for _ in 0..3 {
+                    match insert_session(&self.pool, s, SessionState::Pending, None).await {
+                        Ok(session) => return Ok(Inserted::Created(session)),
+                        Err(StoreError::Database(e)) if is_unique_violation(&e) => {
+                            if let Some(existing) =
+                                self.pending_for_account(&s.router, &s.account).await?
+                            {
+                                return Ok(Inserted::PendingExists(existing));
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(StoreError::Corrupt(
+                    format!("sessions/{}", s.id),
+                    "pending slot kept changing".into(),
+                ))
+            }
+
+            async fn insert_decided(
+                &self,
+                s: &NewSession,
+                state: SessionState,
+                decided_by: &str,
+            ) -> Result<Session, StoreError> {
+                insert_session(&self.pool, s, state, Some(decided_by)).await
+            }
+
+            async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1"
+                );
+                let row: Option<SessionRow> = sqlx::query_as(sql)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn pending_for_account(
+                &self,
+                router: &RouterName,
+                account: &AccountName,
+            ) -> Result<Option<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions \
+                     WHERE router = $1 AND account = $2 AND state = 'pending'"
+                );
+                let row: Option<SessionRow> = sqlx::query_as(sql)
+                    .bind(router.as_str())
+                    .bind(account.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn open_session_at(
+                &self,
+                router: &RouterName,
+                account: &AccountName,
+                remote_address: std::net::IpAddr,
+            ) -> Result<Option<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions \
+                     WHERE router = $1 AND remote_address = $2 AND account = $3 \
+                     AND state IN ('pending', 'confirmed') \
+                     ORDER BY created_at DESC LIMIT 1"
+                );
+                let row: Option<SessionRow> = sqlx::query_as(sql)
+                    .bind(router.as_str())
+                    .bind(remote_address.to_string())
+                    .bind(account.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn transition(
+                &self,
+                id: SessionId,
+                transition: Transition,
+                at: DateTime<Utc>,
+                actor: &str,
+            ) -> Result<Option<Session>, StoreError> {
+                let sources = transition.sources();
+                let sql = concat!(
+                    "UPDATE sessions SET state = $1, \
+                     decided_at = COALESCE(decided_at, $2), \
+                     decided_by = COALESCE(decided_by, $3), \
+                     closed_at = CASE WHEN $1 = 'closed' THEN $2 ELSE closed_at END \
+                     WHERE id = $4 AND (state = $5 OR state = $6) \
+                     RETURNING ",
+                    session_columns!()
+                );
+                let row: Option<SessionRow> = sqlx::query_as(sql)
+                    .bind(transition.target().as_str())
+                    .bind(ms(at))
+                    .bind(actor)
+                    .bind(id.to_string())
+                    .bind(sources[0].as_str())
+                    .bind(sources[sources.len() - 1].as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn sessions_in_state(
+                &self,
+                state: SessionState,
+                limit: i64,
+            ) -> Result<Vec<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE state = $1 \
+                     ORDER BY created_at LIMIT $2"
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(sql)
+                    .bind(state.as_str())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError> {
+                let row: BanRow = sqlx::query_as(
+                    "INSERT INTO bans (network, reason, source, created_by, created_at, until) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     RETURNING id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by",
+                )
+                .bind(ban.network.to_string())
+                .bind(&ban.reason)
+                .bind(&ban.source)
+                .bind(&ban.created_by)
+                .bind(ms(ban.created_at))
+                .bind(ms(ban.until))
+                .fetch_one(&self.pool)
+                .await?;
+                Ban::try_from(row)
+            }
+
+            async fn active_bans(&self, now: DateTime<Utc>) -> Result<Vec<Ban>, StoreError> {
+                let rows: Vec<BanRow> = sqlx::query_as(
+                    "SELECT id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by FROM bans \
+                     WHERE lifted_at IS NULL AND until > $1 ORDER BY id",
+                )
+                .bind(ms(now))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Ban::try_from).collect()
+            }
+
+            async fn lift_ban(
+                &self,
+                id: i64,
+                at: DateTime<Utc>,
+                by: &str,
+            ) -> Result<Option<Ban>, StoreError> {
+                let row: Option<BanRow> = sqlx::query_as(
+                    "UPDATE bans SET lifted_at = $2, lifted_by = $3 \
+                     WHERE id = $1 AND lifted_at IS NULL \
+                     RETURNING id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by",
+                )
+                .bind(id)
+                .bind(ms(at))
+                .bind(by)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Ban::try_from).transpose()
+            }
+
+            async fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit \
+                     (at, actor, action, router, account, address, session_id, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(ms(e.at))
+                .bind(&e.actor)
+                .bind(&e.action)
+                .bind(&e.router)
+                .bind(&e.account)
+                .bind(&e.address)
+                .bind(&e.session_id)
+                .bind(e.detail.to_string())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT id, at, actor, action, router, account, address, session_id, detail \
+                     FROM audit \
+                     WHERE ($1 IS NULL OR session_id = $1) AND ($2 IS NULL OR action = $2) \
+                     ORDER BY id DESC LIMIT $3",
+                )
+                .bind(&f.session_id)
+                .bind(&f.action)
+                .bind(if f.limit > 0 { f.limit } else { 100 })
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(AuditRecord::try_from).collect()
+            }
+        }
+
+        async fn insert_session(
+            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
+            s: &NewSession,
+            state: SessionState,
+            decided_by: Option<&str>,
+        ) -> Result<Session, StoreError> {
+            let decided_at = decided_by.map(|_| ms(s.created_at));
+            let sql = concat!(
+                "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
+                 local_address, service, interface, chat_id, state, created_at, deadline, \
+                 decided_at, decided_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 RETURNING ",
+                session_columns!()
+            );
+            let row: SessionRow = sqlx::query_as(sql)
+                .bind(s.id.to_string())
+                .bind(s.router.as_str())
+                .bind(s.account.as_str())
+                .bind(s.caller_id.to_string())
+                .bind(s.remote_address.to_string())
+                .bind(s.local_address.map(|a| a.to_string()))
+                .bind(s.service.as_str())
+                .bind(s.interface.as_ref().map(|i| i.to_string()))
+                .bind(s.chat_id)
+                .bind(state.as_str())
+                .bind(ms(s.created_at))
+                .bind(ms(s.deadline))
+                .bind(decided_at)
+                .bind(decided_by)
+                .fetch_one(pool)
+                .await?;
+            Session::try_from(row)
+        }
+    };
+}
+
+pub(super) use impl_store;
+
+/// Names the sqlx database type behind a store, for the macro's helpers.
+pub trait Backend {
+    type Db: sqlx::Database;
+}

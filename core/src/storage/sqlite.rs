@@ -1,0 +1,62 @@
+//! The SQLite backend: the embedded default, one file in WAL mode, so a small
+//! installation needs no database server.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::{
+    AccountRow, AuditRow, BanRow, SessionRow, impl_store, is_unique_violation, ms, session_columns,
+};
+use super::{
+    Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, NewBan, NewSession, Session,
+    StoreError,
+};
+use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the file the `sqlite://` URL names and
+    /// applies migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL with NORMAL is durable across a process crash; only a power
+            // loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        // The job queue keeps its own migrations in the same database.
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl super::sql::Backend for SqliteStore {
+    type Db = sqlx::Sqlite;
+}
+
+impl_store!(SqliteStore, "sqlite");

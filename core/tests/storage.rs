@@ -1,0 +1,417 @@
+//! The storage suite. Every test runs on SQLite by default and on PostgreSQL
+//! when `TGATE_TEST_DATABASE_URL` is set (CI runs it both ways).
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use tgate_core::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
+use tgate_core::storage::testing::TestDb;
+use tgate_core::storage::{
+    AuditEntry, AuditFilter, Inserted, NewBan, NewSession, Store, ban_covering,
+};
+
+fn router() -> RouterName {
+    "office".parse().unwrap()
+}
+
+fn pending(account: &str, remote: &str, caller: &str) -> NewSession {
+    let now = Utc::now();
+    NewSession {
+        id: SessionId::new(),
+        router: router(),
+        account: account.parse().unwrap(),
+        caller_id: caller.parse().unwrap(),
+        remote_address: remote.parse().unwrap(),
+        local_address: Some("10.10.0.1".parse().unwrap()),
+        service: "l2tp".parse().unwrap(),
+        interface: Some("<l2tp-alice>".parse().unwrap()),
+        chat_id: None,
+        created_at: now,
+        deadline: now + Duration::seconds(60),
+    }
+}
+
+async fn db() -> TestDb {
+    let db = TestDb::new().await;
+    db.store.sync_routers(&[router()]).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn a_pending_session_round_trips_every_field() {
+    let db = db().await;
+    let mut new = pending("Иван Петров", "2001:db8::5", "BC:24:11:81:B1:47");
+    new.chat_id = Some(-100123);
+    let Inserted::Created(created) = db.store.insert_pending(&new).await.unwrap() else {
+        panic!("not created");
+    };
+    let read = db.store.session(new.id).await.unwrap().expect("row");
+    assert_eq!(read, created);
+    assert_eq!(read.state, SessionState::Pending);
+    assert_eq!(read.account.as_str(), "Иван Петров");
+    assert_eq!(
+        read.remote_address,
+        "2001:db8::5".parse::<IpAddr>().unwrap()
+    );
+    assert_eq!(read.caller_id.to_string(), "BC:24:11:81:B1:47");
+    assert_eq!(read.chat_id, Some(-100123));
+    assert_eq!(
+        read.deadline.timestamp_millis(),
+        new.deadline.timestamp_millis()
+    );
+    assert!(read.decided_at.is_none());
+}
+
+#[tokio::test]
+async fn one_pending_session_per_account() {
+    let db = db().await;
+    let first = pending("alice", "10.10.0.5", "203.0.113.7");
+    let second = pending("alice", "10.10.0.6", "198.51.100.9");
+    assert!(matches!(
+        db.store.insert_pending(&first).await.unwrap(),
+        Inserted::Created(_)
+    ));
+    match db.store.insert_pending(&second).await.unwrap() {
+        Inserted::PendingExists(existing) => assert_eq!(existing.id, first.id),
+        other => panic!("expected PendingExists, got {other:?}"),
+    }
+    assert!(
+        db.store.session(second.id).await.unwrap().is_none(),
+        "second row written"
+    );
+
+    // Another account is independent.
+    let bob = pending("bob", "10.10.0.7", "203.0.113.7");
+    assert!(matches!(
+        db.store.insert_pending(&bob).await.unwrap(),
+        Inserted::Created(_)
+    ));
+
+    // Once the first is decided, the account may be asked again.
+    db.store
+        .transition(first.id, Transition::Expire, Utc::now(), "worker")
+        .await
+        .unwrap()
+        .expect("expire wins");
+    assert!(matches!(
+        db.store.insert_pending(&second).await.unwrap(),
+        Inserted::Created(_)
+    ));
+}
+
+#[tokio::test]
+async fn transitions_follow_the_state_machine() {
+    let db = db().await;
+    let s = pending("alice", "10.10.0.5", "203.0.113.7");
+    db.store.insert_pending(&s).await.unwrap();
+
+    let confirmed = db
+        .store
+        .transition(s.id, Transition::Confirm, Utc::now(), "tg:42")
+        .await
+        .unwrap()
+        .expect("confirm wins");
+    assert_eq!(confirmed.state, SessionState::Confirmed);
+    assert_eq!(confirmed.decided_by.as_deref(), Some("tg:42"));
+    assert!(confirmed.decided_at.is_some());
+
+    for t in [
+        Transition::Confirm,
+        Transition::Deny,
+        Transition::Expire,
+        Transition::Fail,
+    ] {
+        assert!(
+            db.store
+                .transition(s.id, t, Utc::now(), "x")
+                .await
+                .unwrap()
+                .is_none(),
+            "{t:?} after confirm"
+        );
+    }
+    let closed = db
+        .store
+        .transition(s.id, Transition::Close, Utc::now(), "router")
+        .await
+        .unwrap()
+        .expect("close after confirm");
+    assert_eq!(closed.state, SessionState::Closed);
+    assert_eq!(
+        closed.decided_by.as_deref(),
+        Some("tg:42"),
+        "who decided is kept"
+    );
+    assert!(closed.closed_at.is_some());
+    assert!(
+        db.store
+            .transition(s.id, Transition::Close, Utc::now(), "router")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.store
+            .transition(SessionId::new(), Transition::Close, Utc::now(), "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_fifty_racing_decisions_exactly_one_wins() {
+    let db = db().await;
+    let s = pending("alice", "10.10.0.5", "203.0.113.7");
+    db.store.insert_pending(&s).await.unwrap();
+    let kinds = [
+        Transition::Confirm,
+        Transition::Expire,
+        Transition::Close,
+        Transition::Deny,
+    ];
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(50));
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store: Arc<dyn Store> = db.store.clone();
+            let barrier = barrier.clone();
+            let t = kinds[i % kinds.len()];
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let won = store
+                    .transition(s.id, t, Utc::now(), &format!("racer-{i}"))
+                    .await
+                    .expect("transition");
+                won.map(|row| (i, t, row))
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        if let Some(w) = task.await.unwrap() {
+            winners.push(w);
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let (i, t, row) = &winners[0];
+    let stored = db.store.session(s.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, t.target());
+    assert_eq!(stored.decided_by, Some(format!("racer-{i}")));
+    assert_eq!(&stored, row);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_connects_leave_one_pending_session() {
+    let db = db().await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                store
+                    .insert_pending(&pending(
+                        "alice",
+                        &format!("10.10.0.{}", i + 2),
+                        "203.0.113.7",
+                    ))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Inserted::Created(s) => {
+                created += 1;
+                ids.insert(s.id);
+            }
+            Inserted::PendingExists(s) => {
+                ids.insert(s.id);
+            }
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1, "everyone saw the same pending session");
+    assert_eq!(
+        db.store
+            .sessions_in_state(SessionState::Pending, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn open_session_lookup_by_tunnel_address() {
+    let db = db().await;
+    let s = pending("alice", "10.10.0.5", "203.0.113.7");
+    db.store.insert_pending(&s).await.unwrap();
+    let alice: AccountName = "alice".parse().unwrap();
+    let found = db
+        .store
+        .open_session_at(&router(), &alice, "10.10.0.5".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.map(|f| f.id), Some(s.id));
+    assert!(
+        db.store
+            .open_session_at(&router(), &alice, "10.10.0.9".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    db.store
+        .transition(s.id, Transition::Close, Utc::now(), "router")
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .open_session_at(&router(), &alice, "10.10.0.5".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn accounts_and_the_once_only_unenrolled_alert() {
+    let db = db().await;
+    let alice: AccountName = "alice".parse().unwrap();
+    let a = db.store.ensure_account(&router(), &alice).await.unwrap();
+    assert_eq!(a.owner_tg_id, None);
+    assert!(!a.locked);
+    assert_eq!(
+        db.store.ensure_account(&router(), &alice).await.unwrap(),
+        a,
+        "idempotent"
+    );
+    assert!(
+        db.store
+            .mark_unenrolled_alert(&router(), &alice, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.store
+            .mark_unenrolled_alert(&router(), &alice, Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .set_account_owner(&router(), &alice, Some(4242))
+            .await
+            .unwrap()
+    );
+    let a = db.store.account(&router(), &alice).await.unwrap().unwrap();
+    assert_eq!(a.owner_tg_id, Some(4242));
+    assert!(a.unenrolled_alerted_at.is_some());
+}
+
+#[tokio::test]
+async fn bans_cover_addresses_until_they_end_or_are_lifted() {
+    let db = db().await;
+    let now = Utc::now();
+    let net = db
+        .store
+        .insert_ban(&NewBan {
+            network: "198.51.100.0/24".parse().unwrap(),
+            reason: "scanner".into(),
+            source: "admin".into(),
+            created_by: "tg:1".into(),
+            created_at: now,
+            until: now + Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    db.store
+        .insert_ban(&NewBan {
+            network: "203.0.113.7/32".parse().unwrap(),
+            reason: "old".into(),
+            source: "policy".into(),
+            created_by: "tgate".into(),
+            created_at: now - Duration::hours(2),
+            until: now - Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    let active = db.store.active_bans(now).await.unwrap();
+    assert_eq!(active.len(), 1, "expired ban is not active");
+    assert_eq!(
+        ban_covering(&active, "198.51.100.77".parse().unwrap()).map(|b| b.id),
+        Some(net.id)
+    );
+    assert!(ban_covering(&active, "203.0.113.7".parse().unwrap()).is_none());
+
+    let lifted = db
+        .store
+        .lift_ban(net.id, now, "tg:1")
+        .await
+        .unwrap()
+        .expect("lifted");
+    assert_eq!(lifted.lifted_by.as_deref(), Some("tg:1"));
+    assert!(
+        db.store
+            .lift_ban(net.id, now, "tg:1")
+            .await
+            .unwrap()
+            .is_none(),
+        "lifted twice"
+    );
+    assert!(db.store.active_bans(now).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_audit_log_is_read_newest_first_and_filtered() {
+    let db = db().await;
+    let id = SessionId::new();
+    db.store
+        .audit(
+            &AuditEntry::new("router:office", "event.up")
+                .router(&router())
+                .session(id)
+                .address("10.10.0.5"),
+        )
+        .await
+        .unwrap();
+    db.store
+        .audit(
+            &AuditEntry::new("tg:42", "session.confirm")
+                .session(id)
+                .detail(serde_json::json!({"ok": true})),
+        )
+        .await
+        .unwrap();
+    db.store
+        .audit(&AuditEntry::new("admin", "ban.add"))
+        .await
+        .unwrap();
+
+    let for_session = db
+        .store
+        .audit_log(&AuditFilter {
+            session_id: Some(id.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<_> = for_session.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["session.confirm", "event.up"]);
+    assert_eq!(for_session[0].detail, serde_json::json!({"ok": true}));
+    assert_eq!(for_session[1].address.as_deref(), Some("10.10.0.5"));
+    let bans = db
+        .store
+        .audit_log(&AuditFilter {
+            action: Some("ban.add".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(bans.len(), 1);
+}
