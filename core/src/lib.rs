@@ -3,5 +3,6 @@
 //! PostgreSQL, and configuration. The HTTP API, the Telegram watcher and the
 //! worker are thin layers over this crate.
 
+pub mod config;
 pub mod domain;
 pub mod router;
