@@ -3,6 +3,7 @@
 //! PostgreSQL, and configuration. The HTTP API, the Telegram watcher and the
 //! worker are thin layers over this crate.
 
+pub mod config;
 pub mod domain;
 pub mod router;
 pub mod storage;

@@ -1,0 +1,556 @@
+//! The sections of `tgate.toml`, read key by key. Each key's default sits
+//! beside the line that reads it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use toml::{Table, Value};
+
+use super::env::{Scope, router_env_name};
+use super::problems::did_you_mean;
+use super::reader::{Ctx, Section};
+use super::validate::{self, RouterDraft};
+use super::{
+    Config, DatabaseConfig, DatabaseUrl, FailMode, PolicyConfig, RouterAuth, RouterConfig,
+    ServerConfig, TelegramConfig, TelegramMode, WorkerConfig,
+};
+use crate::domain::{AddressListName, RouterName};
+
+const SECTIONS: [&str; 6] = [
+    "server", "database", "telegram", "policy", "worker", "routers",
+];
+
+/// Reads the whole file; `None` when some router could not be built (its
+/// problems are in `ctx`).
+pub(super) fn read(ctx: &mut Ctx<'_>, mut table: Table) -> Option<Config> {
+    let server = server(ctx, table.remove("server"));
+    let database = database(ctx, table.remove("database"));
+    let telegram = telegram(ctx, table.remove("telegram"));
+    let policy = policy(ctx, table.remove("policy"));
+    let worker = worker(ctx, table.remove("worker"));
+    let drafts = routers(ctx, table.remove("routers"));
+
+    for key in table.keys() {
+        let mut message = "unknown section".to_owned();
+        if let Some(section) = did_you_mean(key, &SECTIONS) {
+            message.push_str(&format!("; did you mean [{section}]?"));
+        } else if let Some((section, _)) = ctx
+            .known
+            .iter()
+            .find(|(_, keys)| keys.contains(&key.as_str()))
+        {
+            message = format!("unknown top-level key; it belongs under [{section}]");
+        }
+        ctx.problem(key.clone(), message);
+    }
+
+    validate::check(ctx, &server, &telegram, &drafts);
+    let names: Vec<String> = drafts
+        .iter()
+        .filter_map(|d| d.name.as_ref().map(|n| router_env_name(n.as_str())))
+        .collect();
+    let env_problems = ctx.env.leftovers(&ctx.known, &names);
+    ctx.problems.extend(env_problems);
+
+    let routers = drafts
+        .into_iter()
+        .map(|d| d.config)
+        .collect::<Option<Vec<_>>>()?;
+    Some(Config {
+        server,
+        database,
+        telegram,
+        policy,
+        worker,
+        routers,
+    })
+}
+
+fn server(ctx: &mut Ctx<'_>, value: Option<Value>) -> ServerConfig {
+    let mut s = Section::new(
+        ctx,
+        "server",
+        "server".into(),
+        value,
+        Scope::Section("server"),
+    );
+    let listen = s
+        .parse_with("listen", |t| {
+            t.parse::<SocketAddr>().map_err(|_| {
+                format!(
+                    "{t:?} is not an address and port such as \"127.0.0.1:8080\" or \"[::1]:8080\""
+                )
+            })
+        })
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let public_url = s.parse_with("public_url", http_url);
+    let admin_token = s.secret("admin_token", "admin_token_file");
+    let admin_token = checked(&mut s, "admin_token", admin_token, check_token);
+    let service_token = s.secret("service_token", "service_token_file");
+    let service_token = checked(&mut s, "service_token", service_token, check_token);
+    let trusted_proxies = s.networks("trusted_proxies").unwrap_or_default();
+    s.finish();
+    ServerConfig {
+        listen,
+        public_url,
+        admin_token,
+        service_token,
+        trusted_proxies,
+    }
+}
+
+fn database(ctx: &mut Ctx<'_>, value: Option<Value>) -> DatabaseConfig {
+    let mut s = Section::new(
+        ctx,
+        "database",
+        "database".into(),
+        value,
+        Scope::Section("database"),
+    );
+    let url = s.parse_with("url", DatabaseUrl::parse).unwrap_or_default();
+    s.finish();
+    DatabaseConfig { url }
+}
+
+fn telegram(ctx: &mut Ctx<'_>, value: Option<Value>) -> TelegramConfig {
+    let mut s = Section::new(
+        ctx,
+        "telegram",
+        "telegram".into(),
+        value,
+        Scope::Section("telegram"),
+    );
+    let token = s.secret("token", "token_file");
+    let token = checked(&mut s, "token", token, check_bot_token);
+    let api_url = s
+        .parse_with("api_url", http_url)
+        .unwrap_or_else(|| "https://api.telegram.org".to_owned());
+    let admins = s.user_ids("admins").unwrap_or_default();
+    let mode = s
+        .choice(
+            "mode",
+            &[
+                ("polling", TelegramMode::Polling),
+                ("webhook", TelegramMode::Webhook),
+            ],
+        )
+        .unwrap_or_default();
+    let callback_key = s.secret("callback_key", "callback_key_file");
+    let callback_key = checked(&mut s, "callback_key", callback_key, |k| {
+        at_least_16(k.chars().count())
+    });
+    let webhook_secret = s.secret("webhook_secret", "webhook_secret_file");
+    let webhook_secret = checked(
+        &mut s,
+        "webhook_secret",
+        webhook_secret,
+        check_webhook_secret,
+    );
+    s.finish();
+    TelegramConfig {
+        token,
+        api_url,
+        admins,
+        mode,
+        callback_key,
+        webhook_secret,
+    }
+}
+
+fn policy(ctx: &mut Ctx<'_>, value: Option<Value>) -> PolicyConfig {
+    let mut s = Section::new(
+        ctx,
+        "policy",
+        "policy".into(),
+        value,
+        Scope::Section("policy"),
+    );
+    let confirm_timeout = s
+        .duration("confirm_timeout", true)
+        .unwrap_or(Duration::from_secs(60));
+    let sandbox_grace = s
+        .duration("sandbox_grace", false)
+        .unwrap_or(Duration::from_secs(30));
+    let max_session = s.duration("max_session", true);
+    let max_strikes = s.int("max_strikes", 1u32, u32::MAX).unwrap_or(3);
+    let strike_window = s
+        .duration("strike_window", true)
+        .unwrap_or(Duration::from_secs(600));
+    let ban_time = s
+        .duration("ban_time", true)
+        .unwrap_or(Duration::from_secs(3600));
+    let ban_time_max = s
+        .duration("ban_time_max", true)
+        .unwrap_or(Duration::from_secs(7 * 24 * 3600));
+    if ban_time_max < ban_time {
+        s.problem(
+            "ban_time_max",
+            format!(
+                "must be at least ban_time ({}), but is {}",
+                super::format_duration(ban_time),
+                super::format_duration(ban_time_max)
+            ),
+        );
+    }
+    let never_ban = s.networks("never_ban").unwrap_or_default();
+    let trusted_networks = s.networks("trusted_networks").unwrap_or_default();
+    let fail_mode = s
+        .choice(
+            "fail_mode",
+            &[("secure", FailMode::Secure), ("safe", FailMode::Safe)],
+        )
+        .unwrap_or_default();
+    s.finish();
+    PolicyConfig {
+        confirm_timeout,
+        sandbox_grace,
+        max_session,
+        max_strikes,
+        strike_window,
+        ban_time,
+        ban_time_max,
+        never_ban,
+        trusted_networks,
+        fail_mode,
+    }
+}
+
+fn worker(ctx: &mut Ctx<'_>, value: Option<Value>) -> WorkerConfig {
+    let mut s = Section::new(
+        ctx,
+        "worker",
+        "worker".into(),
+        value,
+        Scope::Section("worker"),
+    );
+    let reconcile_interval = s
+        .duration("reconcile_interval", true)
+        .unwrap_or(Duration::from_secs(300));
+    s.finish();
+    WorkerConfig { reconcile_interval }
+}
+
+fn routers(ctx: &mut Ctx<'_>, value: Option<Value>) -> Vec<RouterDraft> {
+    match value {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| router(ctx, index, item))
+            .collect(),
+        Some(_) => {
+            ctx.problem(
+                "routers",
+                "expected an array of tables: write each router as a [[routers]] block",
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn router(ctx: &mut Ctx<'_>, index: usize, value: Value) -> RouterDraft {
+    let mut s = Section::new(
+        ctx,
+        "routers",
+        format!("routers[{index}]"),
+        Some(value),
+        Scope::Nowhere,
+    );
+    let name: Option<RouterName> = s.parsed("name");
+    if let Some(name) = &name {
+        s.rename(
+            format!("routers[{name}]"),
+            Scope::Router(router_env_name(name.as_str())),
+        );
+    }
+    let host = s.parse_with("host", check_host);
+    let port = s.int("port", 1u16, u16::MAX).unwrap_or(22);
+    let user = s.parse_with("user", check_user);
+    let auth = router_auth(&mut s);
+    let host_key = s.parse_with("host_key", check_host_key);
+    let token = s.secret("token", "token_file");
+    let token = checked(&mut s, "token", token, check_token);
+    let sandbox_list = list(&mut s, "sandbox_list", "tgate-sandbox");
+    let permit_list = list(&mut s, "permit_list", "tgate-permit");
+    let ban_list = list(&mut s, "ban_list", "tgate-ban");
+    let vpn_pool = s.network("vpn_pool");
+    let trust_router_chat_id = s.bool("trust_router_chat_id").unwrap_or(false);
+    let compat = s.bool("compat").unwrap_or(false);
+    let command_timeout = s
+        .duration("command_timeout", true)
+        .unwrap_or(Duration::from_secs(5));
+    s.require(&["name", "host", "user", "host_key", "token"]);
+    if let (Some(sandbox), Some(permit), Some(ban)) = (&sandbox_list, &permit_list, &ban_list) {
+        if sandbox == permit || sandbox == ban {
+            s.problem("sandbox_list", "must differ from permit_list and ban_list");
+        } else if permit == ban {
+            s.problem("permit_list", "must differ from ban_list");
+        }
+    }
+    s.finish();
+
+    let config = (|| {
+        Some(RouterConfig {
+            name: name.clone()?,
+            host: host?,
+            port,
+            user: user?,
+            auth: auth?,
+            host_key: host_key?,
+            token: token.clone()?,
+            sandbox_list: sandbox_list?,
+            permit_list: permit_list?,
+            ban_list: ban_list?,
+            vpn_pool,
+            trust_router_chat_id,
+            compat,
+            command_timeout,
+        })
+    })();
+    RouterDraft {
+        index,
+        name,
+        token,
+        compat,
+        config,
+    }
+}
+
+/// Exactly one of `password`, `password_file` or `key_file`; a passphrase
+/// only with `key_file`.
+fn router_auth(s: &mut Section<'_, '_>) -> Option<RouterAuth> {
+    let password = s.secret("password", "password_file");
+    let key_file = s.file_path("key_file");
+    let passphrase = s.secret("key_passphrase", "key_passphrase_file");
+    let has_password = s.is_present("password");
+    let has_key = s.is_present("key_file");
+    if s.is_present("key_passphrase") && !has_key {
+        s.problem("key_passphrase", "is only used with key_file");
+    }
+    match (has_password, has_key) {
+        (true, true) => {
+            s.problem(
+                "key_file",
+                "set together with a password; use one of password, password_file or key_file",
+            );
+            None
+        }
+        (false, false) => {
+            s.problem(
+                "password",
+                "is required: set one of password, password_file or key_file",
+            );
+            None
+        }
+        (true, false) => password.map(RouterAuth::Password),
+        (false, true) => key_file.map(|path| RouterAuth::KeyFile { path, passphrase }),
+    }
+}
+
+fn list(s: &mut Section<'_, '_>, key: &'static str, default: &str) -> Option<AddressListName> {
+    if let Some(name) = s.parsed(key) {
+        return Some(name);
+    }
+    if s.is_present(key) {
+        return None;
+    }
+    default.parse().ok()
+}
+
+/// Applies a rule to a secret that was read; the problem never shows it.
+fn checked(
+    s: &mut Section<'_, '_>,
+    key: &str,
+    secret: Option<SecretString>,
+    rule: impl Fn(&str) -> Result<(), String>,
+) -> Option<SecretString> {
+    let secret = secret?;
+    match rule(secret.expose_secret()) {
+        Ok(()) => Some(secret),
+        Err(why) => {
+            s.problem(key, why);
+            None
+        }
+    }
+}
+
+fn at_least_16(len: usize) -> Result<(), String> {
+    if len < 16 {
+        return Err(format!(
+            "must be at least 16 characters long (it has {len})"
+        ));
+    }
+    Ok(())
+}
+
+/// Bearer tokens: long enough to resist guessing, and from an alphabet that
+/// can be pasted into a RouterOS script or an HTTP header as is.
+fn check_token(token: &str) -> Result<(), String> {
+    at_least_16(token.chars().count())?;
+    if !token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.~+/=".contains(c))
+    {
+        return Err(
+            "may contain only letters, digits and - _ . ~ + / = (try `openssl rand -hex 24`)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_bot_token(token: &str) -> Result<(), String> {
+    let well_formed = token.split_once(':').is_some_and(|(id, rest)| {
+        !id.is_empty()
+            && id.chars().all(|c| c.is_ascii_digit())
+            && !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    if !well_formed {
+        return Err(
+            "does not look like a bot token from @BotFather (<digits>:<letters, digits, _ or ->)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_webhook_secret(secret: &str) -> Result<(), String> {
+    let ok = secret.len() <= 256
+        && secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err("must be 1 to 256 letters, digits, _ or - (Telegram's rule)".to_owned());
+    }
+    Ok(())
+}
+
+fn http_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} must start with http:// or https://"))?;
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!("{url:?} is not a URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn check_host(host: &str) -> Result<String, String> {
+    if host.parse::<IpAddr>().is_ok() {
+        return Ok(host.to_owned());
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(format!("{host:?} is not an IP address or a host name"));
+    }
+    Ok(host.to_owned())
+}
+
+fn check_user(user: &str) -> Result<String, String> {
+    if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{user:?} contains spaces or control characters"));
+    }
+    Ok(user.to_owned())
+}
+
+/// `SHA256:` and the base64 (no padding) of 32 bytes, as `ssh-keygen -lf`
+/// and RouterOS print a host key's fingerprint.
+fn check_host_key(key: &str) -> Result<String, String> {
+    use base64::Engine;
+    let wrong = || {
+        format!(
+            "{key:?} is not a SHA-256 host key fingerprint: expected \"SHA256:\" and 43 base64 \
+             characters, as `ssh-keygen -lf` prints it"
+        )
+    };
+    let digest = key.strip_prefix("SHA256:").ok_or_else(wrong)?;
+    if digest.len() != 43 {
+        return Err(wrong());
+    }
+    match base64::engine::general_purpose::STANDARD_NO_PAD.decode(digest) {
+        Ok(bytes) if bytes.len() == 32 => Ok(key.to_owned()),
+        _ => Err(wrong()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_keys_are_sha256_fingerprints() {
+        let good = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+        assert!(check_host_key(good).is_ok());
+        for bad in [
+            "",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF",
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSu!U",
+            "MD5:d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e",
+        ] {
+            assert!(check_host_key(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn hosts_are_addresses_or_names() {
+        for good in [
+            "192.0.2.1",
+            "2001:db8::1",
+            "router.example.com",
+            "gw-1",
+            "gw.",
+        ] {
+            assert!(check_host(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "-gw", "gw_1", "192.0.2.1:22", "a..b"] {
+            assert!(check_host(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn tokens_are_long_and_script_safe() {
+        assert!(check_token("0123456789abcdef").is_ok());
+        assert!(check_token("short").is_err());
+        assert!(check_token("0123456789abcdef\"; /system reset").is_err());
+        assert!(check_bot_token("123:abc").is_ok());
+        assert!(check_bot_token("123456:AA-bb_Cc").is_ok());
+        assert!(check_bot_token("abc").is_err());
+        assert!(check_bot_token(":abc").is_err());
+        assert!(check_webhook_secret("my_Secret-1").is_ok());
+        assert!(check_webhook_secret("no spaces").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert_eq!(
+            http_url("https://gate.example.com/").unwrap(),
+            "https://gate.example.com"
+        );
+        assert!(http_url("http://127.0.0.1:8081").is_ok());
+        for bad in [
+            "gate.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "https://a b",
+        ] {
+            assert!(http_url(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}
