@@ -1,1 +1,75 @@
-//! tgate api (built in later steps).
+//! tgate's HTTP API. Routers report connects and disconnects here; later the
+//! watcher's internal calls and the admin API join them. Handlers validate
+//! input into domain types, call the [`Gate`], and translate its outcome into
+//! a status and a JSON body; they hold no business logic of their own.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tgate_core::gate::Gate;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+mod auth;
+mod body;
+mod error;
+mod events;
+mod health;
+
+pub use auth::RouterAuth;
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub gate: Arc<Gate>,
+    pub auth: Arc<RouterAuth>,
+}
+
+impl ApiState {
+    /// Resolves the compatibility router's host once, at start.
+    pub async fn new(gate: Arc<Gate>) -> anyhow::Result<ApiState> {
+        let auth = RouterAuth::from_config(gate.config()).await?;
+        Ok(ApiState {
+            gate,
+            auth: Arc::new(auth),
+        })
+    }
+}
+
+/// The API as an axum router, for serving or for calling in tests.
+pub fn app(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/events/up", post(events::up))
+        .route("/v1/events/down", post(events::down))
+        .route("/clients/connect/", post(events::compat_connect))
+        .route("/clients/connect", post(events::compat_connect))
+        .route("/clients/disconnect/", post(events::compat_disconnect))
+        .route("/clients/disconnect", post(events::compat_disconnect))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -246,16 +246,30 @@ pub enum Service {
     Ovpn,
     Pptp,
     Pppoe,
+    /// A PPP service the router did not name: RouterOS's on-up script has no
+    /// service variable, so it is derived from the interface name when it
+    /// can be (see [`Service::from_interface`]).
+    Ppp,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::L2tp,
         Service::Sstp,
         Service::Ovpn,
         Service::Pptp,
         Service::Pppoe,
+        Service::Ppp,
     ];
+
+    /// The service of a dynamic PPP interface such as `<l2tp-alice>`.
+    pub fn from_interface(interface: &str) -> Option<Service> {
+        let inner = interface.strip_prefix('<')?;
+        let (prefix, _) = inner.split_once('-')?;
+        Service::ALL
+            .into_iter()
+            .find(|svc| *svc != Service::Ppp && svc.as_str() == prefix)
+    }
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -264,6 +278,7 @@ impl Service {
             Service::Ovpn => "ovpn",
             Service::Pptp => "pptp",
             Service::Pppoe => "pppoe",
+            Service::Ppp => "ppp",
         }
     }
 }
@@ -278,7 +293,7 @@ impl FromStr for Service {
         Service::ALL
             .into_iter()
             .find(|svc| svc.as_str() == lower)
-            .ok_or_else(|| InvalidValue::new("unknown service (l2tp, sstp, ovpn, pptp, pppoe)"))
+            .ok_or_else(|| InvalidValue::new("unknown service (l2tp, sstp, ovpn, pptp, pppoe, ppp)"))
     }
 }
 
@@ -331,6 +346,14 @@ mod tests {
         assert_eq!("L2TP".parse::<Service>().unwrap(), Service::L2tp);
         assert_eq!("openvpn".parse::<Service>().unwrap(), Service::Ovpn);
         assert!("telnet".parse::<Service>().is_err());
+    }
+
+    #[test]
+    fn services_derive_from_interface_names() {
+        assert_eq!(Service::from_interface("<l2tp-alice>"), Some(Service::L2tp));
+        assert_eq!(Service::from_interface("<pppoe-bob-x>"), Some(Service::Pppoe));
+        assert_eq!(Service::from_interface("ether1"), None);
+        assert_eq!(Service::from_interface("<ppp-x>"), None);
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! Router events (SPEC §3): `POST /v1/events/up|down` with the router's token,
+//! and tik2fa's `POST /clients/connect/|disconnect/` from the compat router's
+//! address.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tgate_core::domain::{RouterName, Service, SessionState};
+use tgate_core::gate::{Connect, ConnectOutcome, Disconnect, DisconnectOutcome};
+use tgate_core::storage::Session;
+use tracing::instrument;
+
+use crate::body::Fields;
+use crate::error::ApiError;
+use crate::ApiState;
+
+#[instrument(skip_all, fields(router))]
+pub async fn up(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let router = state
+        .auth
+        .router_by_token(&headers)
+        .ok_or(ApiError::Unauthorized)?;
+    tracing::Span::current().record("router", router.as_str());
+    let f = Fields::parse(body)?;
+    let interface = f.optional("interface")?;
+    let service = match f.optional::<Service>("service")? {
+        Some(service) => service,
+        None => interface
+            .as_ref()
+            .and_then(|i: &tgate_core::domain::InterfaceName| Service::from_interface(i.as_str()))
+            .unwrap_or(Service::Ppp),
+    };
+    let ev = Connect {
+        router,
+        account: f.required("user")?,
+        caller_id: f.required("caller_id")?,
+        remote_address: f.required("remote_address")?,
+        local_address: f.optional("local_address")?,
+        service,
+        interface,
+        chat_id: f.chat_id("chat_id")?,
+    };
+    connect(&state, ev).await
+}
+
+#[instrument(skip_all, fields(router))]
+pub async fn down(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let router = state
+        .auth
+        .router_by_token(&headers)
+        .ok_or(ApiError::Unauthorized)?;
+    tracing::Span::current().record("router", router.as_str());
+    let f = Fields::parse(body)?;
+    let ev = Disconnect {
+        router,
+        account: f.required("user")?,
+        remote_address: f.required("remote_address")?,
+    };
+    disconnect(&state, ev).await
+}
+
+fn compat_router(
+    state: &ApiState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<RouterName, ApiError> {
+    state
+        .auth
+        .compat_router(peer.ip(), headers)
+        .ok_or(ApiError::Unauthorized)
+}
+
+/// tik2fa's connect: `{"name","chat_id","source_ip","destination_ip","caller_id"}`,
+/// where source_ip is the tunnel address and caller_id the public one.
+#[instrument(skip_all, fields(router))]
+pub async fn compat_connect(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let router = compat_router(&state, peer, &headers)?;
+    tracing::Span::current().record("router", router.as_str());
+    let f = Fields::parse(body)?;
+    let ev = Connect {
+        router,
+        account: f.required("name")?,
+        caller_id: f.required("caller_id")?,
+        remote_address: f.required("source_ip")?,
+        local_address: f.optional("destination_ip")?,
+        service: Service::Ppp,
+        interface: None,
+        chat_id: f.chat_id("chat_id")?,
+    };
+    connect(&state, ev).await
+}
+
+#[instrument(skip_all, fields(router))]
+pub async fn compat_disconnect(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let router = compat_router(&state, peer, &headers)?;
+    tracing::Span::current().record("router", router.as_str());
+    let f = Fields::parse(body)?;
+    let ev = Disconnect {
+        router,
+        account: f.required("name")?,
+        remote_address: f.required("source_ip")?,
+    };
+    disconnect(&state, ev).await
+}
+
+async fn connect(state: &ApiState, ev: Connect) -> Result<Response, ApiError> {
+    match state.gate.connect(ev).await? {
+        ConnectOutcome::Pending(s) | ConnectOutcome::Duplicate(s) | ConnectOutcome::Allowed(s) => {
+            Ok(session_answer(&s))
+        }
+        ConnectOutcome::Banned(ban) => Err(ApiError::Refused {
+            status: StatusCode::FORBIDDEN,
+            state: "banned",
+            message: "caller is banned",
+            detail: json!({ "until": ban.until }),
+        }),
+        ConnectOutcome::Unenrolled { .. } => Err(ApiError::Refused {
+            status: StatusCode::FORBIDDEN,
+            state: "unenrolled",
+            message: "nobody can confirm for this account",
+            detail: json!(null),
+        }),
+        ConnectOutcome::Locked => Err(ApiError::Refused {
+            status: StatusCode::FORBIDDEN,
+            state: "locked",
+            message: "account is locked",
+            detail: json!(null),
+        }),
+        ConnectOutcome::Blocked { .. } => Err(ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            state: "blocked",
+            message: "a prompt is already pending for this account",
+            detail: json!(null),
+        }),
+    }
+}
+
+/// The answer for a session that was accepted: `202 pending` while the owner
+/// is asked, `200 allowed` once permitted.
+fn session_answer(s: &Session) -> Response {
+    match s.state {
+        SessionState::Pending => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "session": s.id, "state": "pending", "deadline": s.deadline })),
+        )
+            .into_response(),
+        SessionState::Confirmed => (
+            StatusCode::OK,
+            Json(json!({ "session": s.id, "state": "allowed" })),
+        )
+            .into_response(),
+        other => (
+            StatusCode::OK,
+            Json(json!({ "session": s.id, "state": other })),
+        )
+            .into_response(),
+    }
+}
+
+async fn disconnect(state: &ApiState, ev: Disconnect) -> Result<Response, ApiError> {
+    let DisconnectOutcome { closed, .. } = state.gate.disconnect(ev).await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "state": "closed", "session": closed.map(|s| s.id) })),
+    )
+        .into_response())
+}

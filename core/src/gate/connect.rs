@@ -1,0 +1,256 @@
+//! A connect (the router's up event): dedupe, ban check, trusted networks,
+//! who can confirm, and the one-pending-prompt-per-account rule (SPEC §3, §4).
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use ipnet::IpNet;
+use tracing::info;
+
+use super::{Gate, GateError, RouterHandle};
+use crate::domain::{
+    AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
+};
+use crate::router::{NewEntry, PppMatch};
+use crate::storage::{ban_covering, AuditEntry, Ban, Inserted, NewSession, Session};
+
+/// A validated up event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    pub router: RouterName,
+    pub account: AccountName,
+    pub caller_id: CallerId,
+    pub remote_address: IpAddr,
+    pub local_address: Option<IpAddr>,
+    pub service: Service,
+    pub interface: Option<InterfaceName>,
+    /// The chat id the router sent (tik2fa keeps it in the PPP secret's comment).
+    pub chat_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectOutcome {
+    /// A prompt is owed to the owner; the client waits in the sandbox.
+    Pending(Session),
+    /// The router repeated an event tgate already has; the answer is the
+    /// session as it stands.
+    Duplicate(Session),
+    /// The caller is on a trusted network: permitted without a prompt.
+    Allowed(Session),
+    /// The caller is banned; the PPP session was disconnected.
+    Banned(Ban),
+    /// Nobody can confirm for this account; the PPP session was disconnected.
+    /// `first_time` is true once per account, when the admins should be told.
+    Unenrolled { first_time: bool },
+    /// The account is locked by an admin; the PPP session was disconnected.
+    Locked,
+    /// Another prompt is pending for the account; this connect was
+    /// disconnected. `same_caller` means a client redialling on its own.
+    Blocked { pending: Session, same_caller: bool },
+}
+
+impl Gate {
+    pub async fn connect(&self, ev: Connect) -> Result<ConnectOutcome, GateError> {
+        let router = self.router(&ev.router)?;
+        let store = self.store();
+        let now = Utc::now();
+
+        // The router retries an up event when it missed our answer: the same
+        // tunnel address of the same account is the same PPP session.
+        if let Some(existing) = store
+            .open_session_at(&ev.router, &ev.account, ev.remote_address)
+            .await?
+            && existing.caller_id == ev.caller_id
+        {
+            return Ok(ConnectOutcome::Duplicate(existing));
+        }
+
+        if let Some(ip) = ev.caller_id.ip() {
+            let bans = store.active_bans(now).await?;
+            if let Some(ban) = ban_covering(&bans, ip) {
+                self.kick(router, &ev.account, ev.remote_address, None).await;
+                self.audit_refusal(&ev, "banned").await?;
+                return Ok(ConnectOutcome::Banned(ban.clone()));
+            }
+            if self.config().policy.trusted_networks.iter().any(|n| n.contains(&ip)) {
+                return self.allow_trusted(router, &ev).await;
+            }
+        }
+
+        let account = store.ensure_account(&ev.router, &ev.account).await?;
+        if account.locked {
+            self.kick(router, &ev.account, ev.remote_address, None).await;
+            self.audit_refusal(&ev, "locked").await?;
+            return Ok(ConnectOutcome::Locked);
+        }
+        let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
+        if account.owner_tg_id.is_none() && router_chat.is_none() {
+            self.kick(router, &ev.account, ev.remote_address, None).await;
+            self.audit_refusal(&ev, "unenrolled").await?;
+            let first_time = store
+                .mark_unenrolled_alert(&ev.router, &ev.account, now)
+                .await?;
+            return Ok(ConnectOutcome::Unenrolled { first_time });
+        }
+
+        let new = NewSession {
+            id: SessionId::new(),
+            router: ev.router.clone(),
+            account: ev.account.clone(),
+            caller_id: ev.caller_id,
+            remote_address: ev.remote_address,
+            local_address: ev.local_address,
+            service: ev.service,
+            interface: ev.interface.clone(),
+            chat_id: router_chat,
+            created_at: now,
+            deadline: now
+                + chrono::Duration::from_std(self.config().policy.confirm_timeout)
+                    .unwrap_or(chrono::Duration::MAX),
+        };
+        let mut replaced_once = false;
+        loop {
+            match store.insert_pending(&new).await? {
+                Inserted::Created(session) => {
+                    info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
+                    store
+                        .audit(
+                            &AuditEntry::new(format!("router:{}", ev.router), "session.pending")
+                                .router(&ev.router)
+                                .account(&ev.account)
+                                .address(ev.caller_id)
+                                .session(session.id)
+                                .detail(serde_json::json!({
+                                    "remote_address": ev.remote_address,
+                                    "service": ev.service,
+                                })),
+                        )
+                        .await?;
+                    self.hold_in_sandbox(router, ev.remote_address, session.id)
+                        .await;
+                    return Ok(ConnectOutcome::Pending(session));
+                }
+                Inserted::PendingExists(pending)
+                    if pending.remote_address == ev.remote_address
+                        && pending.caller_id == ev.caller_id =>
+                {
+                    return Ok(ConnectOutcome::Duplicate(pending));
+                }
+                Inserted::PendingExists(pending) => {
+                    // A lost down event leaves a pending session whose PPP
+                    // session is gone; the new connect replaces it.
+                    if !replaced_once && !self.still_connected(router, &pending).await {
+                        replaced_once = true;
+                        store
+                            .transition(pending.id, Transition::Close, now, "tgate:replaced")
+                            .await?;
+                        continue;
+                    }
+                    self.kick(router, &ev.account, ev.remote_address, None).await;
+                    let same_caller = pending.caller_id == ev.caller_id;
+                    store
+                        .audit(
+                            &AuditEntry::new(format!("router:{}", ev.router), "session.blocked")
+                                .router(&ev.router)
+                                .account(&ev.account)
+                                .address(ev.caller_id)
+                                .session(pending.id)
+                                .detail(serde_json::json!({
+                                    "remote_address": ev.remote_address,
+                                    "same_caller": same_caller,
+                                })),
+                        )
+                        .await?;
+                    return Ok(ConnectOutcome::Blocked {
+                        pending,
+                        same_caller,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Whether the router still has the session's PPP session. When the
+    /// router cannot be asked, assume it does: blocking is the safe answer.
+    async fn still_connected(&self, router: &RouterHandle, session: &Session) -> bool {
+        let target = PppMatch {
+            name: Some(session.account.clone()),
+            address: Some(session.remote_address),
+        };
+        !matches!(router.gateway.find_active(&target).await, Ok(None))
+    }
+
+    async fn allow_trusted(
+        &self,
+        router: &RouterHandle,
+        ev: &Connect,
+    ) -> Result<ConnectOutcome, GateError> {
+        let now = Utc::now();
+        let new = NewSession {
+            id: SessionId::new(),
+            router: ev.router.clone(),
+            account: ev.account.clone(),
+            caller_id: ev.caller_id,
+            remote_address: ev.remote_address,
+            local_address: ev.local_address,
+            service: ev.service,
+            interface: ev.interface.clone(),
+            chat_id: None,
+            created_at: now,
+            deadline: now,
+        };
+        let session = self
+            .store()
+            .insert_decided(&new, SessionState::Confirmed, "tgate:trusted-network")
+            .await?;
+        self.store()
+            .audit(
+                &AuditEntry::new("tgate:trusted-network", "session.allowed")
+                    .router(&ev.router)
+                    .account(&ev.account)
+                    .address(ev.caller_id)
+                    .session(session.id),
+            )
+            .await?;
+        self.permit(router, ev.remote_address, session.id).await;
+        Ok(ConnectOutcome::Allowed(session))
+    }
+
+    /// Moves a tunnel address from the sandbox to the permit list.
+    pub(super) async fn permit(&self, router: &RouterHandle, address: IpAddr, id: SessionId) {
+        let entry = NewEntry {
+            list: router.config.permit_list.clone(),
+            address: IpNet::from(address),
+            timeout: self.config().policy.max_session,
+            comment: Some(super::tag("permit", id)),
+        };
+        self.apply(router, "permit add", Some(id), router.gateway.add_address(&entry))
+            .await;
+        self.apply(
+            router,
+            "sandbox remove",
+            Some(id),
+            router
+                .gateway
+                .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+        )
+        .await;
+    }
+
+    async fn audit_refusal(&self, ev: &Connect, why: &str) -> Result<(), GateError> {
+        info!(router = %ev.router, account = %ev.account, caller = %ev.caller_id, why, "connect refused");
+        self.store()
+            .audit(
+                &AuditEntry::new(format!("router:{}", ev.router), "session.refused")
+                    .router(&ev.router)
+                    .account(&ev.account)
+                    .address(ev.caller_id)
+                    .detail(serde_json::json!({
+                        "reason": why,
+                        "remote_address": ev.remote_address,
+                    })),
+            )
+            .await?;
+        Ok(())
+    }
+}

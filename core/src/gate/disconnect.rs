@@ -1,0 +1,83 @@
+//! A disconnect (the router's down event): the session is closed and the
+//! tunnel address leaves the permit and sandbox lists (SPEC §4).
+
+use std::net::IpAddr;
+
+use chrono::Utc;
+use ipnet::IpNet;
+use tracing::info;
+
+use super::{Gate, GateError};
+use crate::domain::{AccountName, RouterName, SessionState, Transition};
+use crate::storage::{AuditEntry, Session};
+
+/// A validated down event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnect {
+    pub router: RouterName,
+    pub account: AccountName,
+    pub remote_address: IpAddr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisconnectOutcome {
+    /// The session this down event closed, if one was open.
+    pub closed: Option<Session>,
+    /// The closed session was still waiting for an answer.
+    pub was_pending: bool,
+}
+
+impl Gate {
+    pub async fn disconnect(&self, ev: Disconnect) -> Result<DisconnectOutcome, GateError> {
+        let router = self.router(&ev.router)?;
+        let store = self.store();
+        let mut outcome = DisconnectOutcome {
+            closed: None,
+            was_pending: false,
+        };
+        if let Some(open) = store
+            .open_session_at(&ev.router, &ev.account, ev.remote_address)
+            .await?
+            && let Some(closed) = store
+                .transition(open.id, Transition::Close, Utc::now(), "router")
+                .await?
+        {
+            info!(session = %closed.id, router = %ev.router, account = %ev.account, "session closed");
+            store
+                .audit(
+                    &AuditEntry::new(format!("router:{}", ev.router), "session.closed")
+                        .router(&ev.router)
+                        .account(&ev.account)
+                        .address(ev.remote_address)
+                        .session(closed.id)
+                        .detail(serde_json::json!({ "was": open.state })),
+                )
+                .await?;
+            outcome.was_pending = open.state == SessionState::Pending;
+            outcome.closed = Some(closed);
+        }
+        // Clean up even without a session: the on-up script sandboxes a client
+        // before tgate hears of it, and tgate may never have.
+        let address = IpNet::from(ev.remote_address);
+        let id = outcome.closed.as_ref().map(|s| s.id);
+        self.apply(
+            router,
+            "permit remove",
+            id,
+            router
+                .gateway
+                .remove_address(&router.config.permit_list, address),
+        )
+        .await;
+        self.apply(
+            router,
+            "sandbox remove",
+            id,
+            router
+                .gateway
+                .remove_address(&router.config.sandbox_list, address),
+        )
+        .await;
+        Ok(outcome)
+    }
+}

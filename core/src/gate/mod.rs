@@ -1,0 +1,164 @@
+//! The gate: what tgate does when a router reports a connect or a
+//! disconnect, and (later) when the owner answers or the deadline passes. It
+//! ties storage, the routers and the policy together; the HTTP API, the
+//! watcher and the worker call it and only translate its outcomes.
+//!
+//! The database is the truth. Router changes follow a decision that has
+//! already been stored, and every router change is idempotent, so a retry or
+//! the reconciler can repeat any of them safely.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tracing::warn;
+
+use crate::config::{Config, RouterConfig};
+use crate::domain::{AccountName, Comment, RouterName, SessionId};
+use crate::router::{Gateway, NewEntry, PppMatch, RouterError};
+use crate::storage::{AuditEntry, Store, StoreError};
+
+mod connect;
+mod disconnect;
+
+pub use connect::{Connect, ConnectOutcome};
+pub use disconnect::{Disconnect, DisconnectOutcome};
+
+/// A configured router and the client that reaches it.
+#[derive(Clone)]
+pub struct RouterHandle {
+    pub config: RouterConfig,
+    pub gateway: Arc<dyn Gateway>,
+}
+
+pub struct Gate {
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    routers: HashMap<RouterName, RouterHandle>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("unknown router {0}")]
+    UnknownRouter(RouterName),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Gate {
+    /// `gateways` must hold one client per configured router.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        gateways: HashMap<RouterName, Arc<dyn Gateway>>,
+    ) -> Self {
+        let routers = config
+            .routers
+            .iter()
+            .filter_map(|r| {
+                let gateway = gateways.get(&r.name)?.clone();
+                Some((
+                    r.name.clone(),
+                    RouterHandle {
+                        config: r.clone(),
+                        gateway,
+                    },
+                ))
+            })
+            .collect();
+        Gate {
+            store,
+            config,
+            routers,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn router(&self, name: &RouterName) -> Result<&RouterHandle, GateError> {
+        self.routers
+            .get(name)
+            .ok_or_else(|| GateError::UnknownRouter(name.clone()))
+    }
+
+    pub fn routers(&self) -> impl Iterator<Item = &RouterHandle> {
+        self.routers.values()
+    }
+
+    fn sandbox_timeout(&self) -> Duration {
+        self.config.policy.confirm_timeout + self.config.policy.sandbox_grace
+    }
+
+    /// Runs one router change; a failure is logged and audited, not returned,
+    /// because the decision it follows is already stored and the reconciler
+    /// will bring the router in line.
+    async fn apply<F, T>(&self, router: &RouterHandle, what: &str, session: Option<SessionId>, call: F)
+    where
+        F: std::future::Future<Output = Result<T, RouterError>>,
+    {
+        if let Err(err) = call.await {
+            warn!(router = %router.config.name, what, error = %err, "router change failed");
+            let mut entry = AuditEntry::new("tgate", "router.error")
+                .router(&router.config.name)
+                .detail(serde_json::json!({ "operation": what, "error": err.to_string() }));
+            if let Some(id) = session {
+                entry = entry.session(id);
+            }
+            if let Err(e) = self.store.audit(&entry).await {
+                warn!(error = %e, "audit write failed");
+            }
+        }
+    }
+
+    async fn hold_in_sandbox(&self, router: &RouterHandle, address: IpAddr, id: SessionId) {
+        let entry = NewEntry {
+            list: router.config.sandbox_list.clone(),
+            address: IpNet::from(address),
+            timeout: Some(self.sandbox_timeout()),
+            comment: Some(tag("sandbox", id)),
+        };
+        self.apply(router, "sandbox add", Some(id), router.gateway.add_address(&entry))
+            .await;
+    }
+
+    /// Disconnects the PPP session and lets go of its sandbox entry.
+    async fn kick(
+        &self,
+        router: &RouterHandle,
+        account: &AccountName,
+        address: IpAddr,
+        id: Option<SessionId>,
+    ) {
+        let target = PppMatch {
+            name: Some(account.clone()),
+            address: Some(address),
+        };
+        self.apply(router, "disconnect", id, router.gateway.disconnect(&target))
+            .await;
+        self.apply(
+            router,
+            "sandbox remove",
+            id,
+            router
+                .gateway
+                .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+        )
+        .await;
+    }
+}
+
+/// The comment tgate writes on its router entries. The `tgate:` prefix is how
+/// the reconciler tells tgate's entries from an operator's own.
+pub fn tag(kind: &str, id: SessionId) -> Comment {
+    format!("tgate:{kind} {id}")
+        .parse()
+        .expect("kind and a UUID fit the comment alphabet")
+}
