@@ -43,8 +43,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
                 .len();
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
-        if unit.is_empty() {
+        if unit.is_empty() && rest.is_empty() {
             return Err(format!("{text:?} has no unit; {HINT}"));
+        }
+        if unit.is_empty() {
+            return Err(format!("{text:?} is not a duration; {HINT}"));
         }
         let Some(index) = UNITS.iter().position(|(name, _)| *name == unit) else {
             return Err(format!("unknown unit {unit:?} in {text:?}; {HINT}"));

@@ -286,11 +286,13 @@ impl<'c, 'a> Section<'c, 'a> {
     ) -> Option<T> {
         self.convert(key, Kind::Scalar, |v| {
             let n = want_int(v)?;
-            let out_of_range = || format!("must be between {min} and {max}, not {n}");
-            if n < min.into() || n > max.into() {
-                return Err(out_of_range());
+            if n < min.into() {
+                return Err(format!("must be at least {min}, not {n}"));
             }
-            T::try_from(n).map_err(|_| out_of_range())
+            if n > max.into() {
+                return Err(format!("must be at most {max}, not {n}"));
+            }
+            T::try_from(n).map_err(|_| format!("must be at most {max}, not {n}"))
         })
     }
 

@@ -18,10 +18,14 @@ pub(super) struct RouterDraft {
 }
 
 impl RouterDraft {
-    fn path(&self) -> String {
+    /// `routers[<name>]`, or `routers[<index>]` when the name is missing or
+    /// shared with another router and so would not say which one is meant.
+    fn path(&self, all: &[RouterDraft]) -> String {
         match &self.name {
-            Some(name) => format!("routers[{name}]"),
-            None => format!("routers[{}]", self.index),
+            Some(name) if all.iter().filter(|r| r.name.as_ref() == Some(name)).count() == 1 => {
+                format!("routers[{name}]")
+            }
+            _ => format!("routers[{}]", self.index),
         }
     }
 }
@@ -60,11 +64,11 @@ pub(super) fn check(
             };
             if let Some(first) = earlier.iter().find(same) {
                 ctx.problem(
-                    format!("{}.token", later.path()),
+                    format!("{}.token", later.path(routers)),
                     format!(
                         "is the same as the token of {}; each router needs its own, because \
                          the token tells tgate which router sent an event",
-                        first.path()
+                        first.path(routers)
                     ),
                 );
             }
@@ -73,10 +77,10 @@ pub(super) fn check(
             && let Some(first) = earlier.iter().find(|r| r.compat)
         {
             ctx.problem(
-                format!("{}.compat", later.path()),
+                format!("{}.compat", later.path(routers)),
                 format!(
                     "only one router can serve tik2fa's endpoints, and {} already does",
-                    first.path()
+                    first.path(routers)
                 ),
             );
         }

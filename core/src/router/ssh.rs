@@ -1,1 +1,0 @@
-//! The SSH implementation of [`super::Gateway`]. (Filled in next.)

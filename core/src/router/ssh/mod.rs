@@ -1,0 +1,237 @@
+//! The SSH implementation of [`Gateway`]: RouterOS's CLI over one long-lived
+//! `ssh2` session per router.
+//!
+//! `ssh2` blocks, so each [`SshGateway`] owns a dedicated OS thread that owns
+//! the session ([`worker`]); async callers send it a request and await the
+//! reply on a oneshot, and the executor never blocks. The thread connects on
+//! the first call, checks the pinned host key before logging in, runs each
+//! command in its own exec channel with a timeout, and reconnects (once per
+//! call, then with exponential backoff) when the session breaks.
+
+mod connection;
+mod worker;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ipnet::IpNet;
+use secrecy::SecretString;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
+
+use super::command::{Command, Family};
+use super::parse::{self, Problem};
+use super::{AddOutcome, Gateway, ListedEntry, NewEntry, PppMatch, PppSession, RouterError};
+use crate::domain::{AddressListName, RouterName};
+
+/// How tgate logs in to a router.
+#[derive(Clone)]
+pub enum SshAuth {
+    Password(SecretString),
+    /// A private key file (OpenSSH or PEM format), optionally encrypted.
+    KeyFile {
+        path: PathBuf,
+        passphrase: Option<SecretString>,
+    },
+}
+
+impl fmt::Debug for SshAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SshAuth::Password(_) => f.write_str("Password(<redacted>)"),
+            SshAuth::KeyFile { path, passphrase } => f
+                .debug_struct("KeyFile")
+                .field("path", path)
+                .field("passphrase", &passphrase.as_ref().map(|_| "<redacted>"))
+                .finish(),
+        }
+    }
+}
+
+/// Where and how to reach one router.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    pub router: RouterName,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: SshAuth,
+    /// The pinned host key: `SHA256:<base64 without padding>`, as
+    /// `ssh-keygen -lf` prints it. Any other key is refused before login.
+    pub host_key: String,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+}
+
+/// How many calls may wait for a router's thread before callers wait to
+/// queue.
+const QUEUE: usize = 256;
+
+/// A [`Gateway`] to one RouterOS router over SSH.
+pub struct SshGateway {
+    router: RouterName,
+    requests: mpsc::Sender<worker::Request>,
+}
+
+impl SshGateway {
+    /// Starts the router's thread. Nothing connects until the first call.
+    pub fn new(target: SshTarget) -> SshGateway {
+        let router = target.router.clone();
+        let (requests, inbox) = mpsc::channel(QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name(format!("tgate-ssh-{router}"))
+            .spawn(move || worker::run(target, inbox));
+        if let Err(error) = spawned {
+            // The receiver was dropped with the closure, so every call will
+            // report the router unreachable instead of hanging.
+            tracing::error!(%router, %error, "cannot start the router's ssh thread");
+        }
+        SshGateway { router, requests }
+    }
+
+    /// Runs `command` on the router's thread; returns the rendered text (for
+    /// error messages) and the router's output.
+    async fn run(&self, command: &Command) -> Result<(String, String), RouterError> {
+        let text = command.render()?;
+        let span =
+            tracing::info_span!("router_call", router = %self.router, command = command.kind());
+        let (reply, answer) = oneshot::channel();
+        let request = worker::Request {
+            text: text.clone(),
+            reply,
+            span: span.clone(),
+        };
+        let stopped = || RouterError::Unreachable {
+            router: self.router.clone(),
+            reason: "the router's ssh thread has stopped".into(),
+        };
+        async {
+            self.requests.send(request).await.map_err(|_| stopped())?;
+            let output = answer.await.map_err(|_| stopped())?;
+            if let Err(error) = &output {
+                tracing::debug!(%error, "router call failed");
+            }
+            Ok((text, output?))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Runs a write: silence from the router is success.
+    async fn write(&self, command: &Command) -> Result<(), RouterError> {
+        let (text, output) = self.run(command).await?;
+        parse::check_write(&output).map_err(|problem| problem.into_error(&self.router, &text))
+    }
+}
+
+#[async_trait]
+impl Gateway for SshGateway {
+    fn router(&self) -> &RouterName {
+        &self.router
+    }
+
+    async fn add_address(&self, entry: &NewEntry) -> Result<AddOutcome, RouterError> {
+        let (text, output) = self.run(&Command::AddAddress(entry.clone())).await?;
+        match parse::check_write(&output) {
+            Ok(()) => Ok(AddOutcome::Added),
+            Err(Problem::AlreadyExists(_)) => Ok(AddOutcome::AlreadyPresent),
+            Err(problem) => Err(problem.into_error(&self.router, &text)),
+        }
+    }
+
+    async fn remove_address(
+        &self,
+        list: &AddressListName,
+        address: IpNet,
+    ) -> Result<(), RouterError> {
+        self.write(&Command::RemoveAddress {
+            list: list.clone(),
+            address,
+        })
+        .await
+    }
+
+    async fn list_addresses(
+        &self,
+        list: &AddressListName,
+    ) -> Result<Vec<ListedEntry>, RouterError> {
+        let mut entries = Vec::new();
+        for family in Family::BOTH {
+            let command = Command::PrintList {
+                family,
+                list: list.clone(),
+            };
+            let (text, output) = self.run(&command).await?;
+            let parsed = parse::address_list(&output)
+                .map_err(|problem| problem.into_error(&self.router, &text))?;
+            entries.extend(
+                parsed
+                    .into_iter()
+                    .filter(|e| e.list == list.as_str() && Family::of(&e.address) == family),
+            );
+        }
+        Ok(entries)
+    }
+
+    async fn active_sessions(&self) -> Result<Vec<PppSession>, RouterError> {
+        let (text, output) = self.run(&Command::PrintPppActive).await?;
+        parse::ppp_active(&output).map_err(|problem| problem.into_error(&self.router, &text))
+    }
+
+    async fn disconnect(&self, target: &PppMatch) -> Result<(), RouterError> {
+        self.write(&Command::RemovePppActive(target.clone())).await
+    }
+
+    async fn identity(&self) -> Result<String, RouterError> {
+        let (text, output) = self.run(&Command::Identity).await?;
+        parse::identity(&output).map_err(|problem| problem.into_error(&self.router, &text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let target = SshTarget {
+            router: "office".parse().unwrap(),
+            host: "192.0.2.1".into(),
+            port: 22,
+            user: "tgate".into(),
+            auth: SshAuth::Password("hunter2-password".into()),
+            host_key: "SHA256:abc".into(),
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(10),
+        };
+        let shown = format!("{target:?} {target:#?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("Password(<redacted>)"));
+
+        let key = SshAuth::KeyFile {
+            path: "/etc/tgate/id_ed25519".into(),
+            passphrase: Some("correct horse battery".into()),
+        };
+        let shown = format!("{key:?} {key:#?}");
+        assert!(!shown.contains("horse"), "{shown}");
+        assert!(shown.contains("id_ed25519") && shown.contains("<redacted>"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_disconnect_never_reaches_the_router() {
+        let gateway = SshGateway::new(SshTarget {
+            router: "office".parse().unwrap(),
+            host: "192.0.2.1".into(),
+            port: 22,
+            user: "tgate".into(),
+            auth: SshAuth::Password("x".into()),
+            host_key: "SHA256:abc".into(),
+            connect_timeout: Duration::from_millis(10),
+            command_timeout: Duration::from_millis(10),
+        });
+        let result = gateway.disconnect(&PppMatch::default()).await;
+        assert!(matches!(result, Err(RouterError::Invalid(_))), "{result:?}");
+    }
+}
