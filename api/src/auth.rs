@@ -12,14 +12,14 @@ use subtle::ConstantTimeEq;
 use tgate_core::config::Config;
 use tgate_core::domain::RouterName;
 
-pub struct RouterAuth {
+pub struct CallerAuth {
     tokens: Vec<(RouterName, SecretString)>,
     compat: Option<(RouterName, Vec<IpAddr>)>,
     trusted_proxies: Vec<IpNet>,
 }
 
-impl RouterAuth {
-    pub async fn from_config(config: &Config) -> anyhow::Result<RouterAuth> {
+impl CallerAuth {
+    pub async fn from_config(config: &Config) -> anyhow::Result<CallerAuth> {
         let tokens = config
             .routers
             .iter()
@@ -32,14 +32,16 @@ impl RouterAuth {
                     Ok(ip) => vec![ip],
                     Err(_) => tokio::net::lookup_host((r.host.as_str(), 0))
                         .await
-                        .map_err(|e| anyhow::anyhow!("resolving router {} host {}: {e}", r.name, r.host))?
+                        .map_err(|e| {
+                            anyhow::anyhow!("resolving router {} host {}: {e}", r.name, r.host)
+                        })?
                         .map(|sa| sa.ip())
                         .collect(),
                 };
                 Some((r.name.clone(), addrs))
             }
         };
-        Ok(RouterAuth {
+        Ok(CallerAuth {
             tokens,
             compat,
             trusted_proxies: config.server.trusted_proxies.clone(),
@@ -115,13 +117,19 @@ mod tests {
         let proxy: IpAddr = "127.0.0.1".parse().unwrap();
         let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
         let h = headers(&[("x-real-ip", "192.0.2.1")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
         // The same header from an untrusted peer is ignored.
         let stranger: IpAddr = "198.51.100.3".parse().unwrap();
         assert_eq!(client_ip(stranger, &h, &trusted), stranger);
         // X-Forwarded-For: the right-most untrusted hop; the left is spoofable.
         let h = headers(&[("x-forwarded-for", "192.0.2.99, 192.0.2.1, 127.0.0.1")]);
-        assert_eq!(client_ip(proxy, &h, &trusted), "192.0.2.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, &h, &trusted),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
         let h = headers(&[("x-forwarded-for", "garbage")]);
         assert_eq!(client_ip(proxy, &h, &trusted), proxy);
     }

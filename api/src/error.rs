@@ -2,10 +2,10 @@
 //! with the right status; server-side failures are logged in full and shown
 //! to clients only as "internal error".
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tgate_core::gate::GateError;
 
 #[derive(Debug, thiserror::Error)]

@@ -4,21 +4,21 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use tgate_core::domain::{RouterName, Service, SessionState};
 use tgate_core::gate::{Connect, ConnectOutcome, Disconnect, DisconnectOutcome};
 use tgate_core::storage::Session;
 use tracing::instrument;
 
+use crate::ApiState;
 use crate::body::Fields;
 use crate::error::ApiError;
-use crate::ApiState;
 
 #[instrument(skip_all, fields(router))]
 pub async fn up(

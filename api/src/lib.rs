@@ -20,20 +20,20 @@ mod error;
 mod events;
 mod health;
 
-pub use auth::RouterAuth;
+pub use auth::CallerAuth;
 pub use error::ApiError;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct ApiState {
     pub gate: Arc<Gate>,
-    pub auth: Arc<RouterAuth>,
+    pub auth: Arc<CallerAuth>,
 }
 
 impl ApiState {
     /// Resolves the compatibility router's host once, at start.
     pub async fn new(gate: Arc<Gate>) -> anyhow::Result<ApiState> {
-        let auth = RouterAuth::from_config(gate.config()).await?;
+        let auth = CallerAuth::from_config(gate.config()).await?;
         Ok(ApiState {
             gate,
             auth: Arc::new(auth),

@@ -5,6 +5,6 @@
 
 pub mod config;
 pub mod domain;
+pub mod gate;
 pub mod router;
 pub mod storage;
-pub mod gate;

@@ -293,7 +293,9 @@ impl FromStr for Service {
         Service::ALL
             .into_iter()
             .find(|svc| svc.as_str() == lower)
-            .ok_or_else(|| InvalidValue::new("unknown service (l2tp, sstp, ovpn, pptp, pppoe, ppp)"))
+            .ok_or_else(|| {
+                InvalidValue::new("unknown service (l2tp, sstp, ovpn, pptp, pppoe, ppp)")
+            })
     }
 }
 
@@ -351,7 +353,10 @@ mod tests {
     #[test]
     fn services_derive_from_interface_names() {
         assert_eq!(Service::from_interface("<l2tp-alice>"), Some(Service::L2tp));
-        assert_eq!(Service::from_interface("<pppoe-bob-x>"), Some(Service::Pppoe));
+        assert_eq!(
+            Service::from_interface("<pppoe-bob-x>"),
+            Some(Service::Pppoe)
+        );
         assert_eq!(Service::from_interface("ether1"), None);
         assert_eq!(Service::from_interface("<ppp-x>"), None);
     }

@@ -12,7 +12,7 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 use crate::router::{NewEntry, PppMatch};
-use crate::storage::{ban_covering, AuditEntry, Ban, Inserted, NewSession, Session};
+use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, ban_covering};
 
 /// A validated up event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,24 +68,33 @@ impl Gate {
         if let Some(ip) = ev.caller_id.ip() {
             let bans = store.active_bans(now).await?;
             if let Some(ban) = ban_covering(&bans, ip) {
-                self.kick(router, &ev.account, ev.remote_address, None).await;
+                self.kick(router, &ev.account, ev.remote_address, None)
+                    .await;
                 self.audit_refusal(&ev, "banned").await?;
                 return Ok(ConnectOutcome::Banned(ban.clone()));
             }
-            if self.config().policy.trusted_networks.iter().any(|n| n.contains(&ip)) {
+            if self
+                .config()
+                .policy
+                .trusted_networks
+                .iter()
+                .any(|n| n.contains(&ip))
+            {
                 return self.allow_trusted(router, &ev).await;
             }
         }
 
         let account = store.ensure_account(&ev.router, &ev.account).await?;
         if account.locked {
-            self.kick(router, &ev.account, ev.remote_address, None).await;
+            self.kick(router, &ev.account, ev.remote_address, None)
+                .await;
             self.audit_refusal(&ev, "locked").await?;
             return Ok(ConnectOutcome::Locked);
         }
         let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
         if account.owner_tg_id.is_none() && router_chat.is_none() {
-            self.kick(router, &ev.account, ev.remote_address, None).await;
+            self.kick(router, &ev.account, ev.remote_address, None)
+                .await;
             self.audit_refusal(&ev, "unenrolled").await?;
             let first_time = store
                 .mark_unenrolled_alert(&ev.router, &ev.account, now)
@@ -146,7 +155,8 @@ impl Gate {
                             .await?;
                         continue;
                     }
-                    self.kick(router, &ev.account, ev.remote_address, None).await;
+                    self.kick(router, &ev.account, ev.remote_address, None)
+                        .await;
                     let same_caller = pending.caller_id == ev.caller_id;
                     store
                         .audit(
@@ -224,8 +234,13 @@ impl Gate {
             timeout: self.config().policy.max_session,
             comment: Some(super::tag("permit", id)),
         };
-        self.apply(router, "permit add", Some(id), router.gateway.add_address(&entry))
-            .await;
+        self.apply(
+            router,
+            "permit add",
+            Some(id),
+            router.gateway.add_address(&entry),
+        )
+        .await;
         self.apply(
             router,
             "sandbox remove",

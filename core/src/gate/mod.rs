@@ -15,8 +15,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tracing::warn;
 
-use crate::config::{Config, RouterConfig};
+use crate::config::{Config, RouterAuth, RouterConfig};
 use crate::domain::{AccountName, Comment, RouterName, SessionId};
+use crate::router::ssh::{SshAuth, SshGateway, SshTarget};
 use crate::router::{Gateway, NewEntry, PppMatch, RouterError};
 use crate::storage::{AuditEntry, Store, StoreError};
 
@@ -93,15 +94,16 @@ impl Gate {
         self.routers.values()
     }
 
-    fn sandbox_timeout(&self) -> Duration {
-        self.config.policy.confirm_timeout + self.config.policy.sandbox_grace
-    }
-
     /// Runs one router change; a failure is logged and audited, not returned,
     /// because the decision it follows is already stored and the reconciler
     /// will bring the router in line.
-    async fn apply<F, T>(&self, router: &RouterHandle, what: &str, session: Option<SessionId>, call: F)
-    where
+    async fn apply<F, T>(
+        &self,
+        router: &RouterHandle,
+        what: &str,
+        session: Option<SessionId>,
+        call: F,
+    ) where
         F: std::future::Future<Output = Result<T, RouterError>>,
     {
         if let Err(err) = call.await {
@@ -122,11 +124,16 @@ impl Gate {
         let entry = NewEntry {
             list: router.config.sandbox_list.clone(),
             address: IpNet::from(address),
-            timeout: Some(self.sandbox_timeout()),
+            timeout: Some(self.config.policy.sandbox_timeout()),
             comment: Some(tag("sandbox", id)),
         };
-        self.apply(router, "sandbox add", Some(id), router.gateway.add_address(&entry))
-            .await;
+        self.apply(
+            router,
+            "sandbox add",
+            Some(id),
+            router.gateway.add_address(&entry),
+        )
+        .await;
     }
 
     /// Disconnects the PPP session and lets go of its sandbox entry.
@@ -154,6 +161,36 @@ impl Gate {
         .await;
     }
 }
+
+/// One SSH client per configured router.
+pub fn ssh_gateways(config: &Config) -> HashMap<RouterName, Arc<dyn Gateway>> {
+    config
+        .routers
+        .iter()
+        .map(|r| {
+            let auth = match &r.auth {
+                RouterAuth::Password(p) => SshAuth::Password(p.clone()),
+                RouterAuth::KeyFile { path, passphrase } => SshAuth::KeyFile {
+                    path: path.clone(),
+                    passphrase: passphrase.clone(),
+                },
+            };
+            let gateway: Arc<dyn Gateway> = Arc::new(SshGateway::new(SshTarget {
+                router: r.name.clone(),
+                host: r.host.clone(),
+                port: r.port,
+                user: r.user.clone(),
+                auth,
+                host_key: r.host_key.clone(),
+                connect_timeout: CONNECT_TIMEOUT,
+                command_timeout: r.command_timeout,
+            }));
+            (r.name.clone(), gateway)
+        })
+        .collect()
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The comment tgate writes on its router entries. The `tgate:` prefix is how
 /// the reconciler tells tgate's entries from an operator's own.
