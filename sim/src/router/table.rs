@@ -287,14 +287,11 @@ pub(crate) fn terse(rows: &[Row]) -> Vec<String> {
         .collect()
 }
 
+/// `detail` shows an empty value as `""`; v7 leaves the rest unquoted,
+/// even `creation-time=2024-10-22 21:20:36`.
 fn quote(v: &str) -> String {
-    if v.is_empty() || v.contains([' ', ';', '"', '\\', '$']) {
-        format!(
-            "\"{}\"",
-            v.replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('$', "\\$")
-        )
+    if v.is_empty() {
+        "\"\"".to_owned()
     } else {
         v.to_owned()
     }
