@@ -671,3 +671,14 @@ fn durations_round_trip() {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn an_override_matching_two_routers_is_a_problem() {
+    let text =
+        router("gw-1", "gw-dash-token-0123456789") + &router("gw.1", "gw-dot-token-0123456789");
+    let m = message(
+        load_env(&text, &[("TGATE_ROUTERS__GW_1__PORT", "2222")]),
+        "TGATE_ROUTERS__GW_1__PORT",
+    );
+    assert!(m.contains("routers[gw-1], routers[gw.1]"), "{m}");
+}

@@ -7,9 +7,14 @@
 //! Secrets are [`SecretString`]s and the database URL masks its password, so
 //! `{:?}` of a whole `Config` is safe to log.
 //!
-//! Precedence, lowest first: built-in defaults, the file, `<key>_file` secret
-//! files named in the file, environment overrides (see [`env`] for the
-//! `TGATE_<SECTION>__<KEY>` and `TGATE_ROUTERS__<NAME>__<KEY>` forms).
+//! Precedence, lowest first: built-in defaults, the file (where a secret may
+//! be given as `<key>_file`, a file holding it), then environment overrides:
+//! `TGATE_<SECTION>__<KEY>`, and `TGATE_ROUTERS__<NAME>__<KEY>` for the router
+//! whose [`router_env_name`] is `<NAME>` (its name upper-cased, with `-` and
+//! `.` written as `_`). Sections, keys and router names in a variable match
+//! case-insensitively; numbers, booleans and lists are written as TOML
+//! values (`3`, `true`, `[1, 2]`). A variable that matches no key, or a
+//! router not in the file, is a problem.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,9 +28,10 @@ use crate::domain::{AddressListName, RouterName};
 
 mod database_url;
 mod duration;
-pub mod env;
+mod env;
 mod problems;
 mod reader;
+mod rules;
 mod sections;
 mod validate;
 

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use toml::{Table, Value};
 use super::duration::parse_duration;
 use super::env::{Env, Scope};
 use super::problems::{Problem, did_you_mean};
+use super::rules::parse_net;
 
 /// State shared by every table's reader during one load.
 pub(super) struct Ctx<'a> {
@@ -88,9 +88,13 @@ impl<'c, 'a> Section<'c, 'a> {
             None => Table::new(),
             Some(Value::Table(table)) => table,
             Some(other) => {
+                let header = match kind {
+                    "routers" => "[[routers]]".to_owned(),
+                    section => format!("[{section}]"),
+                };
                 ctx.problem(
                     &path,
-                    format!("expected a table ([{kind}]), found {}", type_name(&other)),
+                    format!("expected a table ({header}), found {}", type_name(&other)),
                 );
                 Table::new()
             }
@@ -462,25 +466,6 @@ fn want_int(v: &Value) -> Result<i64, String> {
         .ok_or_else(|| format!("expected an integer, found {}", type_name(v)))
 }
 
-/// An address or network; a bare address is a single-host network. A
-/// network written with host bits (`192.0.2.1/24`) is refused rather than
-/// guessed at: it is more often a typo than a shorthand.
-pub(super) fn parse_net(s: &str) -> Result<IpNet, String> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(IpNet::from(ip));
-    }
-    let net: IpNet = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not an IP address or a network such as \"192.0.2.0/24\""))?;
-    if net.trunc() != net {
-        return Err(format!(
-            "{s:?} has host bits set; did you mean \"{}\"?",
-            net.trunc()
-        ));
-    }
-    Ok(net)
-}
-
 /// Parses an environment variable's text as one TOML value.
 fn toml_value(text: &str, as_array: bool) -> Result<Value, String> {
     let mut table: Table = format!("v = {text}")
@@ -500,22 +485,6 @@ fn toml_value(text: &str, as_array: bool) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn networks_accept_bare_addresses_and_refuse_host_bits() {
-        assert_eq!(
-            parse_net("192.0.2.7").unwrap(),
-            "192.0.2.7/32".parse::<IpNet>().unwrap()
-        );
-        assert_eq!(
-            parse_net("2001:db8::1").unwrap(),
-            "2001:db8::1/128".parse::<IpNet>().unwrap()
-        );
-        assert!(parse_net("10.0.0.0/8").is_ok());
-        let err = parse_net("192.0.2.1/24").unwrap_err();
-        assert!(err.contains("did you mean \"192.0.2.0/24\""), "{err}");
-        assert!(parse_net("10.0.0.256").is_err());
-    }
 
     #[test]
     fn env_text_parses_as_one_toml_value() {
