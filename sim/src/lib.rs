@@ -1,1 +1,8 @@
 //! Test and demo doubles: a RouterOS router over real SSH and a Telegram Bot API server.
+
+pub mod router;
+
+pub use router::{
+    HookReply, LoggedCommand, OnUpHook, RouterSim, RouterSimConfig, SimAuth, SimEntry,
+    SimPppSession, SimUser,
+};
