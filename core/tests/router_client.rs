@@ -354,6 +354,47 @@ async fn a_dropped_connection_is_replaced_on_the_next_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebooted_router_loses_dynamic_entries_and_is_reconnected() {
+    let sim = start_sim().await;
+    let gateway = admin(&sim);
+    gateway
+        .add_address(&entry("10.10.0.5/32", Some(Duration::from_secs(600)), None))
+        .await
+        .unwrap();
+    gateway
+        .add_address(&entry("10.10.0.6/32", None, None))
+        .await
+        .unwrap();
+    sim.reboot();
+    let listed = gateway.list_addresses(&list(SANDBOX)).await.unwrap();
+    let addresses: Vec<IpNet> = listed.iter().map(|e| e.address).collect();
+    assert_eq!(addresses, [net("10.10.0.6/32")]);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_share_the_session() {
+    let sim = start_sim().await;
+    let gateway = std::sync::Arc::new(admin(&sim));
+    gateway.identity().await.unwrap();
+    sim.refuse_connections(true);
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                let address = format!("10.40.{}.{}/32", i / 10, i % 10);
+                gateway.add_address(&entry(&address, None, None)).await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().unwrap(), AddOutcome::Added);
+    }
+    assert_eq!(sim.address_list(SANDBOX).len(), 40);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_router_times_out_and_the_next_call_recovers() {
     let sim = start_sim().await;
     let mut quick = target(&sim, "admin", SshAuth::Password("admin".into()));
