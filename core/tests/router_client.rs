@@ -354,6 +354,40 @@ async fn a_dropped_connection_is_replaced_on_the_next_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_mid_command_is_retried_once() {
+    let sim = start_sim().await;
+    let gateway = std::sync::Arc::new(admin(&sim));
+    gateway.identity().await.unwrap();
+    sim.set_latency(Duration::from_millis(500));
+    let call = tokio::spawn({
+        let gateway = gateway.clone();
+        async move {
+            gateway
+                .add_address(&entry("10.10.0.5/32", None, None))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    sim.drop_connections();
+    // The silence of a dead session is not taken for a successful write: the
+    // add is sent again on a new session. Whether the first one took effect
+    // is unknowable, so the retry may find the entry already there.
+    let outcome = call.await.unwrap().unwrap();
+    assert!(matches!(
+        outcome,
+        AddOutcome::Added | AddOutcome::AlreadyPresent
+    ));
+    assert_eq!(sim.address_list(SANDBOX).len(), 1);
+    let adds = sim
+        .command_log()
+        .iter()
+        .filter(|c| c.text.contains(" add "))
+        .count();
+    assert_eq!(adds, 2, "{:#?}", sim.command_log());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebooted_router_loses_dynamic_entries_and_is_reconnected() {
     let sim = start_sim().await;
     let gateway = admin(&sim);
