@@ -26,12 +26,6 @@ pub(super) enum ExecError {
     Broken(String),
 }
 
-/// A command's output, and whether the session is still fit for the next one.
-pub(super) struct Output {
-    pub text: String,
-    pub reusable: bool,
-}
-
 pub(super) struct Connection {
     session: Session,
 }
@@ -93,9 +87,9 @@ impl Connection {
         }
     }
 
-    /// Runs `command` in a fresh exec channel and reads its output to the end,
-    /// all within `timeout`.
-    pub fn exec(&self, command: &str, timeout: Duration) -> Result<Output, ExecError> {
+    /// Runs `command` in a fresh exec channel and reads its output (stdout,
+    /// then stderr) to the end, all within `timeout`.
+    pub fn exec(&self, command: &str, timeout: Duration) -> Result<String, ExecError> {
         let deadline = Instant::now() + timeout;
         self.arm(deadline)?;
         let mut channel = self.session.channel_session().map_err(ssh_error)?;
@@ -114,13 +108,13 @@ impl Connection {
             out.extend_from_slice(&err);
         }
 
-        // RouterOS's exit status is unreliable, so it is not read. A channel
-        // that does not close cleanly leaves the session suspect.
-        let reusable = self.arm(deadline).is_ok() && channel.wait_close().is_ok();
-        Ok(Output {
-            text: String::from_utf8_lossy(&out).into_owned(),
-            reusable,
-        })
+        // Only a channel the router closed cleanly proves the output is
+        // complete: a session dying mid-command also ends the reads, and its
+        // silence must not pass for a successful write. RouterOS's exit status
+        // is unreliable, so it is not read.
+        self.arm(deadline)?;
+        channel.wait_close().map_err(ssh_error)?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
     /// Says goodbye; failure does not matter, the session is being dropped.

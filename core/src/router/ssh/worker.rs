@@ -62,12 +62,8 @@ impl Worker {
             debug!(command = text, "running");
             match connection.exec(text, self.target.command_timeout) {
                 Ok(output) => {
-                    if output.reusable {
-                        self.connection = Some(connection);
-                    } else {
-                        debug!("channel did not close cleanly; dropping the session");
-                    }
-                    return Ok(output.text);
+                    self.connection = Some(connection);
+                    return Ok(output);
                 }
                 Err(ExecError::Timeout) => {
                     // Whatever the router is doing with the command, this
