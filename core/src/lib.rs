@@ -8,3 +8,4 @@ pub mod domain;
 pub mod gate;
 pub mod router;
 pub mod storage;
+pub mod telegram;
