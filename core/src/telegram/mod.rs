@@ -4,5 +4,6 @@
 
 pub mod callback;
 mod lang;
+pub mod messages;
 
 pub use lang::Lang;
