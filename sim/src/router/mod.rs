@@ -63,6 +63,13 @@ impl Shared {
         });
     }
 
+    pub fn is_live(&self, connection: u64) -> bool {
+        self.connections
+            .lock()
+            .expect("connections")
+            .contains_key(&connection)
+    }
+
     fn drop_connections(&self) {
         for (_, conn) in self.connections.lock().expect("connections").drain() {
             conn.abort();
