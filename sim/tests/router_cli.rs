@@ -240,6 +240,21 @@ async fn do_on_error_swallows_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn onerror_hands_the_message_to_the_handler() {
+    let sim = sim().await;
+    let addr = sim.addr();
+    sim.add_entry("x", "10.0.0.5", None, None);
+    let out = exec(
+        addr,
+        ":onerror e in={ /ip firewall address-list add list=x address=10.0.0.5 } do={ :put \"ERR 1: $e\" }; \
+         :onerror e in={ /ip firewall address-list add list=x address=10.0.0.6 } do={ :put \"ERR 2: $e\" }; :put ok",
+    )
+    .await;
+    assert_eq!(out, "ERR 1: failure: already have such entry\r\nok\r\n");
+    assert_eq!(sim.address_list("x").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn put_print_as_value_yields_one_line_of_records() {
     let sim = sim().await;
     let addr = sim.addr();
@@ -277,6 +292,14 @@ async fn put_print_as_value_yields_one_line_of_records() {
         "{masked}"
     );
     assert_eq!(masked.matches("\r\n").count(), 1);
+
+    let out = exec(
+        addr,
+        ":put [/ip firewall address-list print as-value proplist=address,timeout where list=tgate-sandbox]",
+    )
+    .await;
+    assert!(out.starts_with("address=10.0.0.5;timeout=00:04:5"), "{out}");
+    assert!(out.ends_with(";address=10.0.0.6\r\n"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
