@@ -94,7 +94,7 @@ async fn add_print_terse_and_remove_ipv4() {
     // An empty find is a no-op, an unknown id is an error.
     let out = exec(addr, "/ip firewall address-list remove [find list=nothing]").await;
     assert_eq!(out, "");
-    let out = exec(addr, "/ip firewall address-list remove *FFFF").await;
+    let out = exec(addr, "/ip firewall address-list remove numbers=*FFFF").await;
     assert_eq!(out, "no such item\r\n");
 }
 
@@ -402,5 +402,29 @@ async fn plain_and_detail_prints_look_like_v7() {
     assert_eq!(
         exec(addr, "/system identity print").await,
         "  name: MikroTik\r\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn print_numbers_address_items_in_the_same_console() {
+    let sim = sim().await;
+    let addr = sim.addr();
+    sim.add_entry("x", "10.0.0.5", None, None);
+    sim.add_entry("x", "10.0.0.6", None, None);
+    let out = exec(addr, "/ip firewall address-list\nprint count-only where address=\"10.0.0.6\"\nprint terse where address=\"10.0.0.6\"\nremove 0").await;
+    assert!(
+        out.starts_with("1\r\n 0   list=x address=10.0.0.6 "),
+        "{out}"
+    );
+    let left: Vec<String> = sim
+        .address_list("x")
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    assert_eq!(left, ["10.0.0.5"]);
+    // A fresh console has no numbering yet.
+    assert_eq!(
+        exec(addr, "/ip firewall address-list remove 0").await,
+        "no such item\r\n"
     );
 }

@@ -322,3 +322,13 @@ fn family_of(net: &IpNet) -> Family {
         IpNet::V6(_) => Family::V6,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Tests share one simulator across tasks and threads.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::RouterSim>();
+    }
+}

@@ -261,6 +261,13 @@ impl Parser {
             let start = self.at;
             let word = self.word();
             if !word.is_empty() && self.peek() == Some('=') {
+                // `numbers=` is the long spelling of the first positional argument.
+                if word == "numbers" && spec.positional > 0 && c.positional.is_empty() {
+                    self.at += 1;
+                    let value = self.value(menu)?;
+                    c.positional.push(value);
+                    continue;
+                }
                 if !spec.named.contains(&word.as_str()) {
                     return Err(ParseError::ExpectedEnd(self.pos_of(start)));
                 }
