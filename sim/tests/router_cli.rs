@@ -94,7 +94,7 @@ async fn add_print_terse_and_remove_ipv4() {
     // An empty find is a no-op, an unknown id is an error.
     let out = exec(addr, "/ip firewall address-list remove [find list=nothing]").await;
     assert_eq!(out, "");
-    let out = exec(addr, "/ip firewall address-list remove *FFFF").await;
+    let out = exec(addr, "/ip firewall address-list remove numbers=*FFFF").await;
     assert_eq!(out, "no such item\r\n");
 }
 
@@ -240,6 +240,21 @@ async fn do_on_error_swallows_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn onerror_hands_the_message_to_the_handler() {
+    let sim = sim().await;
+    let addr = sim.addr();
+    sim.add_entry("x", "10.0.0.5", None, None);
+    let out = exec(
+        addr,
+        ":onerror e in={ /ip firewall address-list add list=x address=10.0.0.5 } do={ :put \"ERR 1: $e\" }; \
+         :onerror e in={ /ip firewall address-list add list=x address=10.0.0.6 } do={ :put \"ERR 2: $e\" }; :put ok",
+    )
+    .await;
+    assert_eq!(out, "ERR 1: failure: already have such entry\r\nok\r\n");
+    assert_eq!(sim.address_list("x").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn put_print_as_value_yields_one_line_of_records() {
     let sim = sim().await;
     let addr = sim.addr();
@@ -277,6 +292,14 @@ async fn put_print_as_value_yields_one_line_of_records() {
         "{masked}"
     );
     assert_eq!(masked.matches("\r\n").count(), 1);
+
+    let out = exec(
+        addr,
+        ":put [/ip firewall address-list print as-value proplist=address,timeout where list=tgate-sandbox]",
+    )
+    .await;
+    assert!(out.starts_with("address=10.0.0.5;timeout=00:04:5"), "{out}");
+    assert!(out.ends_with(";address=10.0.0.6\r\n"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -379,5 +402,29 @@ async fn plain_and_detail_prints_look_like_v7() {
     assert_eq!(
         exec(addr, "/system identity print").await,
         "  name: MikroTik\r\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn print_numbers_address_items_in_the_same_console() {
+    let sim = sim().await;
+    let addr = sim.addr();
+    sim.add_entry("x", "10.0.0.5", None, None);
+    sim.add_entry("x", "10.0.0.6", None, None);
+    let out = exec(addr, "/ip firewall address-list\nprint count-only where address=\"10.0.0.6\"\nprint terse where address=\"10.0.0.6\"\nremove 0").await;
+    assert!(
+        out.starts_with("1\r\n 0   list=x address=10.0.0.6 "),
+        "{out}"
+    );
+    let left: Vec<String> = sim
+        .address_list("x")
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    assert_eq!(left, ["10.0.0.5"]);
+    // A fresh console has no numbering yet.
+    assert_eq!(
+        exec(addr, "/ip firewall address-list remove 0").await,
+        "no such item\r\n"
     );
 }

@@ -247,3 +247,63 @@ async fn latency_delays_every_answer() {
     assert_eq!(exec(addr, ":put fast").await, "fast\r\n");
     assert!(started.elapsed() < Duration::from_millis(400));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_stalled_on_a_dropped_connection_never_runs() {
+    let sim = RouterSim::start(RouterSimConfig::default()).await.unwrap();
+    let addr = sim.addr();
+    sim.set_latency(Duration::from_secs(1));
+    let pending = tokio::task::spawn_blocking(move || {
+        let sess = connect(addr, &Login::Password("admin", "admin")).unwrap();
+        exec_on(
+            &sess,
+            "/ip firewall address-list add list=late address=10.0.0.5",
+        )
+        .is_err()
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.command_log().len(), 1);
+    sim.drop_connections();
+    assert!(pending.await.unwrap(), "the client sees the connection die");
+    sim.set_latency(Duration::ZERO);
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(sim.address_list("late").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_session_serves_many_execs_and_errors_still_exit_zero() {
+    let sim = RouterSim::start(RouterSimConfig::default()).await.unwrap();
+    let addr = sim.addr();
+    let results = tokio::task::spawn_blocking(move || {
+        let sess = connect(addr, &Login::Password("admin", "admin")).unwrap();
+        let mut results = Vec::new();
+        for i in 0..20 {
+            let cmd = format!("/ip firewall address-list add list=many address=10.1.0.{i}");
+            results.push(exec_on(&sess, &cmd).unwrap());
+        }
+        results.push(
+            exec_on(
+                &sess,
+                "/ip firewall address-list add list=many address=10.1.0.0",
+            )
+            .unwrap(),
+        );
+        results.push(exec_on(&sess, "/nosuch").unwrap());
+        results
+    })
+    .await
+    .unwrap();
+    assert!(results[..20].iter().all(|r| *r == (String::new(), 0)));
+    assert_eq!(
+        results[20],
+        ("failure: already have such entry\r\n".to_owned(), 0)
+    );
+    assert_eq!(
+        results[21],
+        (
+            "bad command name nosuch (line 1 column 2)\r\n".to_owned(),
+            0
+        )
+    );
+    assert_eq!(sim.address_list("many").len(), 20);
+}

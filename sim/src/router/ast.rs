@@ -20,6 +20,12 @@ pub(crate) enum Stmt {
         body: Vec<Stmt>,
         on_error: Option<Vec<Stmt>>,
     },
+    /// `:onerror e in={ … } do={ … }` (v7.13+): the handler sees the message in `$e`.
+    OnError {
+        var: String,
+        body: Vec<Stmt>,
+        handler: Vec<Stmt>,
+    },
     /// `:local`, `:global` and `:set` all just bind a name here.
     Assign {
         name: String,

@@ -71,10 +71,22 @@ impl Console<'_> {
         self.term
             .numbering
             .insert(c.menu, rows.iter().map(|r| r.id).collect());
+        let proplist: Option<Vec<String>> = match c.named.iter().find(|(k, _)| k == "proplist") {
+            Some((_, e)) => Some(self.text(e)?.split(',').map(str::to_owned).collect()),
+            None => None,
+        };
+        let wanted = |k: &str| proplist.as_ref().is_none_or(|p| p.iter().any(|w| w == k));
+        for row in &mut rows {
+            row.shown.retain(|(k, _)| wanted(k));
+        }
         let flag = |f: &str| c.flags.iter().any(|x| x == f);
         if flag("as-value") {
             // Bare `print as-value` shows nothing; the value is for `:put [ ]`.
-            return Ok(Value::Records(rows.iter().map(Row::record).collect()));
+            let records = rows
+                .iter()
+                .map(|r| r.record().into_iter().filter(|(k, _)| wanted(k)).collect())
+                .collect();
+            return Ok(Value::Records(records));
         }
         if flag("count-only") {
             let n = rows.len().to_string();

@@ -123,6 +123,14 @@ impl Console<'_> {
                     None => Ok(Value::Nothing),
                 },
             },
+            Stmt::OnError { var, body, handler } => match self.block(body) {
+                Ok(_) => Ok(Value::Str("false".to_owned())),
+                Err(message) => {
+                    self.term.vars.insert(var.clone(), Value::Str(message));
+                    self.block(handler)?;
+                    Ok(Value::Str("true".to_owned()))
+                }
+            },
             Stmt::Assign { name, value } => {
                 let v = match value {
                     Some(e) => self.expr(e)?,

@@ -219,7 +219,7 @@ pub(crate) fn arg_spec(menu: Menu, cmd: Cmd) -> ArgSpec {
     let none: &[&str] = &[];
     match (menu, cmd) {
         (_, Cmd::Print) => ArgSpec {
-            named: none,
+            named: &["proplist"],
             flags: PRINT_FLAGS,
             positional: 0,
             where_clause: menu != Menu::SystemIdentity,

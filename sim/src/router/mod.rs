@@ -63,6 +63,13 @@ impl Shared {
         });
     }
 
+    pub fn is_live(&self, connection: u64) -> bool {
+        self.connections
+            .lock()
+            .expect("connections")
+            .contains_key(&connection)
+    }
+
     fn drop_connections(&self) {
         for (_, conn) in self.connections.lock().expect("connections").drain() {
             conn.abort();
@@ -313,5 +320,15 @@ fn family_of(net: &IpNet) -> Family {
     match net {
         IpNet::V4(_) => Family::V4,
         IpNet::V6(_) => Family::V6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Tests share one simulator across tasks and threads.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<super::RouterSim>();
     }
 }

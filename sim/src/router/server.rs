@@ -84,6 +84,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, key: Priva
             .expect("connections")
             .insert(id, relay.abort_handle());
         let handler = Connection {
+            id,
             shared: shared.clone(),
             user: None,
             shells: HashMap::new(),
@@ -103,6 +104,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, key: Priva
 }
 
 struct Connection {
+    id: u64,
     shared: Arc<Shared>,
     /// (name, may write) once authenticated.
     user: Option<(String, bool)>,
@@ -214,8 +216,13 @@ impl russh::server::Handler for Connection {
         self.shared.record(&user, "exec", &text);
         let shared = self.shared.clone();
         let handle = session.handle();
+        let id = self.id;
         tokio::spawn(async move {
             tokio::time::sleep(shared.latency()).await;
+            // A command whose connection died while the router stalled never runs.
+            if !shared.is_live(id) {
+                return;
+            }
             let lines = run_script(&shared, write, &mut Terminal::default(), &text);
             let mut out = String::new();
             for line in lines {

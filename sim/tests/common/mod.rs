@@ -17,6 +17,9 @@ pub enum Login {
 
 pub fn connect(addr: SocketAddr, login: &Login) -> anyhow::Result<Session> {
     let tcp = TcpStream::connect(addr)?;
+    // Without this every exec after the first waits ~40 ms for a delayed
+    // ACK (Nagle), against this simulator and a real router alike.
+    tcp.set_nodelay(true)?;
     let mut sess = Session::new()?;
     sess.set_tcp_stream(tcp);
     sess.set_timeout(10_000);

@@ -177,14 +177,24 @@ impl Parser {
                 self.blanks();
                 let mut on_error = None;
                 if self.peek() == Some('o') {
-                    let at = self.at;
-                    if self.word() != "on-error" || self.peek() != Some('=') {
-                        return Err(ParseError::ExpectedEnd(self.pos_of(at)));
-                    }
-                    self.at += 1;
+                    self.keyword_arg("on-error")?;
                     on_error = Some(self.block(*menu)?);
                 }
                 Ok(Stmt::Do { body, on_error })
+            }
+            "onerror" => {
+                self.blanks();
+                let var = self.word();
+                if var.is_empty() {
+                    return Err(self.syntax());
+                }
+                self.blanks();
+                self.keyword_arg("in")?;
+                let body = self.block(*menu)?;
+                self.blanks();
+                self.keyword_arg("do")?;
+                let handler = self.block(*menu)?;
+                Ok(Stmt::OnError { var, body, handler })
             }
             "local" | "global" | "set" => {
                 self.blanks();
@@ -203,6 +213,16 @@ impl Parser {
             "" => Err(self.syntax()),
             _ => Err(ParseError::BadCommand(name, self.pos_of(start))),
         }
+    }
+
+    /// Consumes `name=` where a construct requires that argument.
+    fn keyword_arg(&mut self, name: &str) -> Result<(), ParseError> {
+        let at = self.at;
+        if self.word() != name || self.peek() != Some('=') {
+            return Err(ParseError::ExpectedEnd(self.pos_of(at)));
+        }
+        self.at += 1;
+        Ok(())
     }
 
     fn block(&mut self, menu: Menu) -> Result<Vec<Stmt>, ParseError> {
@@ -241,6 +261,13 @@ impl Parser {
             let start = self.at;
             let word = self.word();
             if !word.is_empty() && self.peek() == Some('=') {
+                // `numbers=` is the long spelling of the first positional argument.
+                if word == "numbers" && spec.positional > 0 && c.positional.is_empty() {
+                    self.at += 1;
+                    let value = self.value(menu)?;
+                    c.positional.push(value);
+                    continue;
+                }
                 if !spec.named.contains(&word.as_str()) {
                     return Err(ParseError::ExpectedEnd(self.pos_of(start)));
                 }
