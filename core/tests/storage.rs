@@ -415,3 +415,161 @@ async fn the_audit_log_is_read_newest_first_and_filtered() {
         .unwrap();
     assert_eq!(bans.len(), 1);
 }
+
+#[tokio::test]
+async fn an_invite_enrolls_its_presenter_once_and_not_after_it_expires() {
+    use tgate_core::storage::{Invite, InviteUse};
+    let db = db().await;
+    let alice: AccountName = "alice".parse().unwrap();
+    db.store.ensure_account(&router(), &alice).await.unwrap();
+    db.store
+        .mark_unenrolled_alert(&router(), &alice, Utc::now())
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let invite = |code: &str, expires| Invite {
+        code: code.into(),
+        router: router(),
+        account: alice.clone(),
+        created_by: "cli".into(),
+        created_at: now,
+        expires_at: expires,
+        used_at: None,
+        used_by: None,
+    };
+    db.store
+        .insert_invite(&invite("good", now + Duration::hours(24)))
+        .await
+        .unwrap();
+    db.store
+        .insert_invite(&invite("stale", now - Duration::seconds(1)))
+        .await
+        .unwrap();
+
+    match db.store.use_invite("good", 4242, "ru", now).await.unwrap() {
+        InviteUse::Enrolled(i) => assert_eq!((i.account, i.used_by), (alice.clone(), Some(4242))),
+        other => panic!("{other:?}"),
+    }
+    let a = db.store.account(&router(), &alice).await.unwrap().unwrap();
+    assert_eq!(
+        (a.owner_tg_id, a.language.as_deref()),
+        (Some(4242), Some("ru"))
+    );
+    assert!(
+        a.unenrolled_alerted_at.is_none(),
+        "a later unenrolled spell alerts again"
+    );
+
+    assert_eq!(
+        db.store.use_invite("good", 666, "en", now).await.unwrap(),
+        InviteUse::AlreadyUsed
+    );
+    assert_eq!(
+        db.store.use_invite("stale", 666, "en", now).await.unwrap(),
+        InviteUse::Expired
+    );
+    assert_eq!(
+        db.store.use_invite("nope", 666, "en", now).await.unwrap(),
+        InviteUse::Unknown
+    );
+    let a = db.store.account(&router(), &alice).await.unwrap().unwrap();
+    assert_eq!(a.owner_tg_id, Some(4242), "failed uses change nothing");
+}
+
+#[tokio::test]
+async fn owners_see_their_accounts_and_open_sessions() {
+    let db = db().await;
+    for (name, owner) in [("alice", 1), ("alice2", 1), ("bob", 2)] {
+        let n: AccountName = name.parse().unwrap();
+        db.store.ensure_account(&router(), &n).await.unwrap();
+        db.store
+            .set_account_owner(&router(), &n, Some(owner))
+            .await
+            .unwrap();
+    }
+    let s1 = pending("alice", "10.10.0.5", "203.0.113.7");
+    let s2 = pending("bob", "10.10.0.6", "203.0.113.8");
+    let s3 = pending("alice2", "10.10.0.7", "203.0.113.9");
+    for s in [&s1, &s2, &s3] {
+        db.store.insert_pending(s).await.unwrap();
+    }
+    db.store
+        .transition(s3.id, Transition::Expire, Utc::now(), "worker")
+        .await
+        .unwrap();
+    assert!(db.store.set_message_id(s1.id, 99).await.unwrap());
+    assert_eq!(
+        db.store.session(s1.id).await.unwrap().unwrap().message_id,
+        Some(99)
+    );
+
+    let mine: Vec<_> = db
+        .store
+        .open_sessions_of_owner(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(mine, [s1.id]);
+    let accounts: Vec<_> = db
+        .store
+        .accounts_of_owner(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name.to_string())
+        .collect();
+    assert_eq!(accounts, ["alice", "alice2"]);
+    assert_eq!(db.store.set_owner_language(1, "ru").await.unwrap(), 2);
+    let alice = db
+        .store
+        .account(&router(), &"alice".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.language.as_deref(), Some("ru"));
+    assert!(
+        db.store
+            .set_account_locked(&router(), &alice.name, true)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.store
+            .account(&router(), &alice.name)
+            .await
+            .unwrap()
+            .unwrap()
+            .locked
+    );
+}
+
+#[tokio::test]
+async fn bans_are_counted_per_network() {
+    let db = db().await;
+    let now = Utc::now();
+    let net: ipnet::IpNet = "203.0.113.7/32".parse().unwrap();
+    assert_eq!(db.store.count_bans(net).await.unwrap(), 0);
+    for _ in 0..2 {
+        db.store
+            .insert_ban(&NewBan {
+                network: net,
+                reason: "r".into(),
+                source: "policy".into(),
+                created_by: "tgate".into(),
+                created_at: now,
+                until: now + Duration::hours(1),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(db.store.count_bans(net).await.unwrap(), 2);
+    assert_eq!(
+        db.store
+            .count_bans("203.0.113.8/32".parse().unwrap())
+            .await
+            .unwrap(),
+        0
+    );
+}

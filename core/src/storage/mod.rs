@@ -131,6 +131,29 @@ pub struct NewBan {
     pub until: DateTime<Utc>,
 }
 
+/// A one-time enrollment code for an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub code: String,
+    pub router: RouterName,
+    pub account: AccountName,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub used_by: Option<i64>,
+}
+
+/// What presenting an invite code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteUse {
+    /// The presenter now owns the account.
+    Enrolled(Invite),
+    Unknown,
+    AlreadyUsed,
+    Expired,
+}
+
 /// One audit record: who did what to which router, account, address or session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
@@ -231,6 +254,16 @@ pub trait Store: Send + Sync + 'static {
         name: &AccountName,
         owner_tg_id: Option<i64>,
     ) -> Result<bool, StoreError>;
+    async fn set_account_locked(
+        &self,
+        router: &RouterName,
+        name: &AccountName,
+        locked: bool,
+    ) -> Result<bool, StoreError>;
+    /// Sets the language of every account the Telegram user owns.
+    async fn set_owner_language(&self, owner_tg_id: i64, language: &str)
+    -> Result<u64, StoreError>;
+    async fn accounts_of_owner(&self, owner_tg_id: i64) -> Result<Vec<Account>, StoreError>;
     /// Records that admins were told the account is unenrolled; true only for
     /// the first call, so they are told once.
     async fn mark_unenrolled_alert(
@@ -274,6 +307,10 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         actor: &str,
     ) -> Result<Option<Session>, StoreError>;
+    /// Records the prompt's Telegram message, so it can be edited later.
+    async fn set_message_id(&self, id: SessionId, message_id: i64) -> Result<bool, StoreError>;
+    /// Pending and confirmed sessions of every account the user owns.
+    async fn open_sessions_of_owner(&self, owner_tg_id: i64) -> Result<Vec<Session>, StoreError>;
     async fn sessions_in_state(
         &self,
         state: SessionState,
@@ -290,6 +327,21 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         by: &str,
     ) -> Result<Option<Ban>, StoreError>;
+
+    /// How many bans, lifted or not, this exact network has had.
+    async fn count_bans(&self, network: IpNet) -> Result<i64, StoreError>;
+
+    // Enrollment.
+    async fn insert_invite(&self, invite: &Invite) -> Result<(), StoreError>;
+    /// Uses the code once: on success the presenter becomes the account's
+    /// owner, in the same transaction.
+    async fn use_invite(
+        &self,
+        code: &str,
+        presenter: i64,
+        language: &str,
+        at: DateTime<Utc>,
+    ) -> Result<InviteUse, StoreError>;
 
     // Audit.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Account, AuditRecord, Ban, Session, StoreError};
+use super::{Account, AuditRecord, Ban, Invite, Session, StoreError};
 
 /// The columns of `sessions`, as a literal so queries stay `&'static str`
 /// (sqlx refuses SQL built at run time).
@@ -150,6 +150,35 @@ impl TryFrom<BanRow> for Ban {
 }
 
 #[derive(sqlx::FromRow)]
+pub(super) struct InviteRow {
+    code: String,
+    router: String,
+    account: String,
+    created_by: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    used_by: Option<i64>,
+}
+
+impl TryFrom<InviteRow> for Invite {
+    type Error = StoreError;
+    fn try_from(r: InviteRow) -> Result<Self, StoreError> {
+        let row = "invites/…";
+        Ok(Invite {
+            code: r.code,
+            router: parsed(row, "router", &r.router)?,
+            account: parsed(row, "account", &r.account)?,
+            created_by: r.created_by,
+            created_at: time(row, r.created_at)?,
+            expires_at: time(row, r.expires_at)?,
+            used_at: r.used_at.map(|t| time(row, t)).transpose()?,
+            used_by: r.used_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
     id: i64,
     at: i64,
@@ -268,6 +297,47 @@ macro_rules! impl_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_account_locked(
+                &self,
+                router: &RouterName,
+                name: &AccountName,
+                locked: bool,
+            ) -> Result<bool, StoreError> {
+                let done =
+                    sqlx::query("UPDATE accounts SET locked = $3 WHERE router = $1 AND name = $2")
+                        .bind(router.as_str())
+                        .bind(name.as_str())
+                        .bind(locked)
+                        .execute(&self.pool)
+                        .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_owner_language(
+                &self,
+                owner_tg_id: i64,
+                language: &str,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query("UPDATE accounts SET language = $2 WHERE owner_tg_id = $1")
+                    .bind(owner_tg_id)
+                    .bind(language)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn accounts_of_owner(&self, owner_tg_id: i64) -> Result<Vec<Account>, StoreError> {
+                let rows: Vec<AccountRow> = sqlx::query_as(
+                    "SELECT router, name, owner_tg_id, language, is_admin, locked, \
+                     unenrolled_alerted_at, created_at FROM accounts \
+                     WHERE owner_tg_id = $1 ORDER BY router, name",
+                )
+                .bind(owner_tg_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Account::try_from).collect()
             }
 
             async fn mark_unenrolled_alert(
@@ -403,6 +473,38 @@ macro_rules! impl_store {
                 row.map(Session::try_from).transpose()
             }
 
+            async fn set_message_id(
+                &self,
+                id: SessionId,
+                message_id: i64,
+            ) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE sessions SET message_id = $2 WHERE id = $1")
+                    .bind(id.to_string())
+                    .bind(message_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn open_sessions_of_owner(
+                &self,
+                owner_tg_id: i64,
+            ) -> Result<Vec<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE state IN ('pending', 'confirmed') \
+                     AND (router, account) IN \
+                     (SELECT router, name FROM accounts WHERE owner_tg_id = $1) \
+                     ORDER BY created_at"
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(sql)
+                    .bind(owner_tg_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
             async fn sessions_in_state(
                 &self,
                 state: SessionState,
@@ -470,6 +572,77 @@ macro_rules! impl_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 row.map(Ban::try_from).transpose()
+            }
+
+            async fn count_bans(&self, network: ipnet::IpNet) -> Result<i64, StoreError> {
+                let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bans WHERE network = $1")
+                    .bind(network.to_string())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
+            async fn insert_invite(&self, i: &Invite) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO invites (code, router, account, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&i.code)
+                .bind(i.router.as_str())
+                .bind(i.account.as_str())
+                .bind(&i.created_by)
+                .bind(ms(i.created_at))
+                .bind(ms(i.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn use_invite(
+                &self,
+                code: &str,
+                presenter: i64,
+                language: &str,
+                at: DateTime<Utc>,
+            ) -> Result<InviteUse, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let used: Option<InviteRow> = sqlx::query_as(
+                    "UPDATE invites SET used_at = $3, used_by = $2 \
+                     WHERE code = $1 AND used_at IS NULL AND expires_at > $3 \
+                     RETURNING code, router, account, created_by, created_at, expires_at, \
+                     used_at, used_by",
+                )
+                .bind(code)
+                .bind(presenter)
+                .bind(ms(at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = used else {
+                    tx.rollback().await?;
+                    let found: Option<(Option<i64>,)> =
+                        sqlx::query_as("SELECT used_at FROM invites WHERE code = $1")
+                            .bind(code)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    return Ok(match found {
+                        None => InviteUse::Unknown,
+                        Some((Some(_),)) => InviteUse::AlreadyUsed,
+                        Some((None,)) => InviteUse::Expired,
+                    });
+                };
+                let invite = Invite::try_from(row)?;
+                sqlx::query(
+                    "UPDATE accounts SET owner_tg_id = $3, language = $4, \
+                     unenrolled_alerted_at = NULL WHERE router = $1 AND name = $2",
+                )
+                .bind(invite.router.as_str())
+                .bind(invite.account.as_str())
+                .bind(presenter)
+                .bind(language)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(InviteUse::Enrolled(invite))
             }
 
             async fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {

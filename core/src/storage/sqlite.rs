@@ -9,11 +9,12 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{
-    AccountRow, AuditRow, BanRow, SessionRow, impl_store, is_unique_violation, ms, session_columns,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, impl_store, is_unique_violation, ms,
+    session_columns,
 };
 use super::{
-    Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, NewBan, NewSession, Session,
-    StoreError,
+    Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, Invite, InviteUse, NewBan,
+    NewSession, Session, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 

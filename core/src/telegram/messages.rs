@@ -168,7 +168,14 @@ mod tests {
         let (at, by) = (time(s.created_at), time(s.deadline));
         for lang in Lang::ALL {
             let text = prompt(lang, &s);
-            for part in ["alice", "office", "203.0.113.7", "L2TP", at.as_str(), by.as_str()] {
+            for part in [
+                "alice",
+                "office",
+                "203.0.113.7",
+                "L2TP",
+                at.as_str(),
+                by.as_str(),
+            ] {
                 assert!(text.contains(part), "{lang}: {part} missing from {text}");
             }
         }
