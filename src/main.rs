@@ -1,5 +1,5 @@
-//! The `tgate` binary: the all-in-one server and the admin CLI. It only
-//! parses arguments and wires the libraries together.
+//! The `tgate` binary: the all-in-one server, each part alone, and the admin
+//! CLI. It parses arguments and calls the library; nothing else.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,15 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tgate_core::config::Config;
-use tgate_core::gate::{Gate, ssh_gateways};
+use tgate::Shutdown;
+use tgate_core::config::{parse_duration, Config};
+use tgate_core::domain::{AccountName, RouterName};
 
 #[derive(Parser)]
-#[command(
-    name = "tgate",
-    version,
-    about = "Telegram second factor for MikroTik VPN logins"
-)]
+#[command(name = "tgate", version, about = "Telegram second factor for MikroTik VPN logins")]
 struct Cli {
     /// Configuration file [default: $TGATE_CONFIG, else ./tgate.toml]
     #[arg(long, global = true)]
@@ -26,10 +23,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run tgate in one process (today: the HTTP API for router events)
+    /// Run everything in one process: the HTTP API and the Telegram watcher
     Serve,
+    /// Run only the HTTP API (several replicas may share a PostgreSQL database)
+    Api,
+    /// Run only the Telegram watcher (one per bot); it calls the API over HTTP
+    Watcher {
+        /// The API's base URL
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        api_url: String,
+    },
     /// Check the configuration and list every problem with its key
     CheckConfig,
+    /// VPN accounts and their owners
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Make a one-time invite link that enrolls whoever opens it as the owner
+    Invite {
+        router: RouterName,
+        account: AccountName,
+        /// How long the link works
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,34 +57,27 @@ fn main() -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!(
-                "tgate: the configuration has {} problem(s):",
-                errors.problems.len()
-            );
+            eprintln!("tgate: the configuration has {} problem(s):", errors.problems.len());
             eprintln!("{errors}");
             return ExitCode::from(2);
         }
     };
-    match cli.command {
-        Command::CheckConfig => {
-            println!(
-                "configuration OK: {} router(s), database {}",
-                config.routers.len(),
-                config.database.url
-            );
-            ExitCode::SUCCESS
-        }
-        Command::Serve => {
-            init_tracing();
-            let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-            match runtime.block_on(serve(config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    tracing::error!(error = ?err, "tgate stopped");
-                    eprintln!("tgate: {err:#}");
-                    ExitCode::FAILURE
-                }
-            }
+    if let Command::CheckConfig = cli.command {
+        println!(
+            "configuration OK: {} router(s), database {}",
+            config.routers.len(),
+            config.database.url
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_tracing();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = ?err, "tgate stopped");
+            eprintln!("tgate: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -72,42 +85,103 @@ fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let config = Arc::new(config);
-    let store = tgate_core::storage::open(config.database.url.expose())
-        .await
-        .with_context(|| format!("opening database {}", config.database.url))?;
-    let names: Vec<_> = config.routers.iter().map(|r| r.name.clone()).collect();
-    store
-        .sync_routers(&names)
-        .await
-        .context("recording routers")?;
-    let gate = Arc::new(Gate::new(store, config.clone(), ssh_gateways(&config)));
-    let state = tgate_api::ApiState::new(gate).await?;
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
-    tracing::info!(
-        listen = %listener.local_addr()?,
-        routers = config.routers.len(),
-        database = %config.database.url,
-        "tgate api serving"
-    );
-    tgate_api::serve(listener, state, shutdown_signal()).await?;
-    tracing::info!("tgate stopped");
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM (what docker and systemd send).
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::Serve => {
+            let listener = bind(&config).await?;
+            tgate::serve(config, listener, on_signal()).await
+        }
+        Command::Api => {
+            let listener = bind(&config).await?;
+            let config = Arc::new(config);
+            let store = tgate::open_store(&config).await?;
+            let state = tgate_api::ApiState::new(tgate::gate(config, store)?).await?;
+            tracing::info!(listen = %listener.local_addr()?, "tgate api serving");
+            tgate_api::serve(listener, state, on_signal().wait()).await?;
+            Ok(())
+        }
+        Command::Watcher { api_url } => {
+            let bot = tgate::bot(&config)?.context("telegram.token is required")?;
+            let watcher = tgate_watcher::WatcherConfig {
+                bot,
+                api_base: api_url.trim_end_matches('/').to_owned(),
+                service_token: config
+                    .server
+                    .service_token
+                    .clone()
+                    .context("server.service_token is required (the API must have the same)")?,
+                callback_key: config
+                    .telegram
+                    .callback_key
+                    .clone()
+                    .context("telegram.callback_key is required (the API must have the same)")?,
+                admins: config.telegram.admins.clone(),
+            };
+            tgate_watcher::run(watcher, on_signal().wait()).await
+        }
+        Command::Accounts(AccountsCommand::Invite {
+            router,
+            account,
+            ttl,
+        }) => {
+            if config.router(router.as_str()).is_none() {
+                anyhow::bail!("no router named {router} in the configuration");
+            }
+            let store = tgate::open_store(&config).await?;
+            let invite =
+                tgate_core::enroll::create_invite(store.as_ref(), &router, &account, "cli", ttl)
+                    .await?;
+            let username = match tgate::bot(&config)? {
+                Some(bot) => {
+                    use teloxide::prelude::Requester;
+                    bot.get_me().await.ok().map(|me| me.username().to_owned())
+                }
+                None => None,
+            };
+            match username {
+                Some(name) => println!("{}", tgate_core::enroll::invite_link(&name, &invite.code)),
+                None => {
+                    println!("{}", invite.code);
+                    eprintln!(
+                        "(the bot could not be asked its name: the link is https://t.me/<bot>?start={})",
+                        invite.code
+                    );
+                }
+            }
+            eprintln!(
+                "Send this link to the owner of {account} on {router}; it works once, until {}.",
+                invite.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            Ok(())
+        }
     }
+}
+
+async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))
+}
+
+/// Shuts down on Ctrl-C or SIGTERM (what docker and systemd send).
+fn on_signal() -> Shutdown {
+    let (tx, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    shutdown
 }

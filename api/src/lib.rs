@@ -19,6 +19,7 @@ mod body;
 mod error;
 mod events;
 mod health;
+mod internal;
 
 pub use auth::CallerAuth;
 pub use error::ApiError;
@@ -50,6 +51,11 @@ pub fn app(state: ApiState) -> Router {
         .route("/clients/connect", post(events::compat_connect))
         .route("/clients/disconnect/", post(events::compat_disconnect))
         .route("/clients/disconnect", post(events::compat_disconnect))
+        .route("/v1/sessions/{id}/confirm", post(internal::confirm))
+        .route("/v1/sessions/{id}/deny", post(internal::deny))
+        .route("/v1/enroll", post(internal::enroll))
+        .route("/v1/users/{user}", get(internal::user))
+        .route("/v1/users/{user}/language", post(internal::set_language))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

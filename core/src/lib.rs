@@ -9,3 +9,4 @@ pub mod gate;
 pub mod router;
 pub mod storage;
 pub mod telegram;
+pub mod enroll;

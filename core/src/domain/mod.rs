@@ -3,10 +3,12 @@
 //! I/O, so all of it is unit tested beside the code.
 
 mod names;
+mod policy;
 mod session;
 
 pub use names::{
     AccountName, AddressListName, CallerId, Comment, InterfaceName, InvalidValue, MacAddr,
     RouterName, Service,
 };
+pub use policy::ban_length;
 pub use session::{SessionId, SessionState, Transition};

@@ -2,6 +2,7 @@
 //! who can confirm, and the one-pending-prompt-per-account rule (SPEC §3, §4).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::Utc;
 use ipnet::IpNet;
@@ -13,6 +14,7 @@ use crate::domain::{
 };
 use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, ban_covering};
+use crate::telegram::messages;
 
 /// A validated up event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +52,7 @@ pub enum ConnectOutcome {
 }
 
 impl Gate {
-    pub async fn connect(&self, ev: Connect) -> Result<ConnectOutcome, GateError> {
+    pub async fn connect(self: &Arc<Self>, ev: Connect) -> Result<ConnectOutcome, GateError> {
         let router = self.router(&ev.router)?;
         let store = self.store();
         let now = Utc::now();
@@ -92,15 +94,24 @@ impl Gate {
             return Ok(ConnectOutcome::Locked);
         }
         let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
-        if account.owner_tg_id.is_none() && router_chat.is_none() {
+        // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
+        // the router named.
+        let Some(chat) = account.owner_tg_id.or(router_chat) else {
             self.kick(router, &ev.account, ev.remote_address, None)
                 .await;
             self.audit_refusal(&ev, "unenrolled").await?;
             let first_time = store
                 .mark_unenrolled_alert(&ev.router, &ev.account, now)
                 .await?;
+            if first_time {
+                self.spawn_alert(messages::alert_unenrolled(
+                    ev.router.as_str(),
+                    ev.account.as_str(),
+                    &ev.caller_id.to_string(),
+                ));
+            }
             return Ok(ConnectOutcome::Unenrolled { first_time });
-        }
+        };
 
         let new = NewSession {
             id: SessionId::new(),
@@ -111,7 +122,7 @@ impl Gate {
             local_address: ev.local_address,
             service: ev.service,
             interface: ev.interface.clone(),
-            chat_id: router_chat,
+            chat_id: Some(chat),
             created_at: now,
             deadline: now
                 + chrono::Duration::from_std(self.config().policy.confirm_timeout)
@@ -135,6 +146,9 @@ impl Gate {
                                 })),
                         )
                         .await?;
+                    // The prompt and the sandbox entry go side by side: the
+                    // owner should not wait for the router.
+                    self.spawn_prompt(session.clone());
                     self.hold_in_sandbox(router, ev.remote_address, session.id)
                         .await;
                     return Ok(ConnectOutcome::Pending(session));
@@ -171,6 +185,14 @@ impl Gate {
                                 })),
                         )
                         .await?;
+                    // A client redialling on its own is not news to the owner.
+                    if !same_caller && let Some(chat) = pending.chat_id {
+                        let lang = self.lang_of(&pending).await;
+                        self.spawn_note(
+                            chat,
+                            messages::blocked(lang, ev.account.as_str(), &ev.caller_id.to_string()),
+                        );
+                    }
                     return Ok(ConnectOutcome::Blocked {
                         pending,
                         same_caller,

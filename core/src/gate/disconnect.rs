@@ -10,6 +10,7 @@ use tracing::info;
 use super::{Gate, GateError};
 use crate::domain::{AccountName, RouterName, SessionState, Transition};
 use crate::storage::{AuditEntry, Session};
+use crate::telegram::messages::Outcome;
 
 /// A validated down event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +55,9 @@ impl Gate {
                 )
                 .await?;
             outcome.was_pending = open.state == SessionState::Pending;
+            if outcome.was_pending {
+                self.spawn_edit(&closed, Outcome::Disconnected);
+            }
             outcome.closed = Some(closed);
         }
         // Clean up even without a session: the on-up script sandboxes a client

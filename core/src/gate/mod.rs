@@ -20,11 +20,15 @@ use crate::domain::{AccountName, Comment, RouterName, SessionId};
 use crate::router::ssh::{SshAuth, SshGateway, SshTarget};
 use crate::router::{Gateway, NewEntry, PppMatch, RouterError};
 use crate::storage::{AuditEntry, Store, StoreError};
+use crate::telegram::Notifier;
 
 mod connect;
+mod decide;
 mod disconnect;
+mod telegram;
 
 pub use connect::{Connect, ConnectOutcome};
+pub use decide::PressOutcome;
 pub use disconnect::{Disconnect, DisconnectOutcome};
 
 /// A configured router and the client that reaches it.
@@ -38,6 +42,9 @@ pub struct Gate {
     store: Arc<dyn Store>,
     config: Arc<Config>,
     routers: HashMap<RouterName, RouterHandle>,
+    /// `None` when no bot token is configured: sessions then wait, sandboxed,
+    /// until they expire.
+    telegram: Option<Arc<Notifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +80,18 @@ impl Gate {
             store,
             config,
             routers,
+            telegram: None,
         }
+    }
+
+    /// Prompts, notes and alerts go through `notifier`.
+    pub fn with_telegram(mut self, notifier: Arc<Notifier>) -> Self {
+        self.telegram = Some(notifier);
+        self
+    }
+
+    pub fn telegram(&self) -> Option<&Arc<Notifier>> {
+        self.telegram.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

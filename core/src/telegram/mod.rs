@@ -5,5 +5,8 @@
 pub mod callback;
 mod lang;
 pub mod messages;
+mod notifier;
+
+pub use notifier::{DEFAULT_PATIENCE, Notifier, TelegramError};
 
 pub use lang::Lang;

@@ -1,0 +1,231 @@
+//! Internal endpoints, called by the watcher with the service token: the
+//! owner's button presses, enrollment, and a user's own status and language.
+//! The watcher only relays what Telegram told it; every decision is made here.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+use tgate_core::domain::SessionId;
+use tgate_core::gate::PressOutcome;
+use tgate_core::storage::{AuditEntry, InviteUse};
+use tgate_core::telegram::Lang;
+use tracing::instrument;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let expected = state
+        .gate
+        .config()
+        .server
+        .service_token
+        .as_ref()
+        .ok_or(ApiError::Unauthorized)?;
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    if bool::from(
+        expected
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(presented.trim().as_bytes()),
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn session_id(raw: &str) -> Result<SessionId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::field("id", "not a session id"))
+}
+
+#[derive(Deserialize)]
+pub struct Press {
+    telegram_user_id: i64,
+}
+
+/// A JSON body, refused with the field named when it does not fit.
+fn body<T: serde::de::DeserializeOwned>(
+    raw: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    raw.map(|Json(v)| v)
+        .map_err(|e| ApiError::field("body", e.body_text()))
+}
+
+#[instrument(skip_all, fields(session = %id))]
+pub async fn confirm(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    press: Result<Json<Press>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let id = session_id(&id)?;
+    let press = body(press)?;
+    press_answer(state.gate.confirm(id, press.telegram_user_id).await?)
+}
+
+#[instrument(skip_all, fields(session = %id))]
+pub async fn deny(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    press: Result<Json<Press>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let id = session_id(&id)?;
+    let press = body(press)?;
+    press_answer(state.gate.deny(id, press.telegram_user_id).await?)
+}
+
+fn press_answer(outcome: PressOutcome) -> Result<Response, ApiError> {
+    let done = |s: &tgate_core::storage::Session, outcome: &str| {
+        Ok((
+            StatusCode::OK,
+            Json(json!({ "session": s.id, "state": s.state, "outcome": outcome })),
+        )
+            .into_response())
+    };
+    match outcome {
+        PressOutcome::Allowed(s) => done(&s, "allowed"),
+        PressOutcome::Denied(s) => done(&s, "denied"),
+        PressOutcome::Gone(s) => done(&s, "gone"),
+        PressOutcome::RouterUnreachable(s) => done(&s, "router_unreachable"),
+        PressOutcome::NotPending(state) => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({ "error": "session is no longer pending", "state": state })),
+        )
+            .into_response()),
+        PressOutcome::NotOwner => Ok((
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "not the owner", "detail": null })),
+        )
+            .into_response()),
+        PressOutcome::NotFound => Err(ApiError::NotFound),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Enroll {
+    code: String,
+    telegram_user_id: i64,
+    language: Option<String>,
+}
+
+#[instrument(skip_all, fields(user))]
+pub async fn enroll(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    req: Result<Json<Enroll>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let req = body(req)?;
+    tracing::Span::current().record("user", req.telegram_user_id);
+    // Telegram's start parameter alphabet; anything else is not our code.
+    if req.code.is_empty()
+        || req.code.len() > 64
+        || !req
+            .code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(ApiError::field("code", "not an invite code"));
+    }
+    let lang = Lang::from_telegram(req.language.as_deref());
+    let store = state.gate.store();
+    let used = store
+        .use_invite(&req.code, req.telegram_user_id, lang.code(), Utc::now())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let gone = |reason: &str, message: &str| {
+        (
+            StatusCode::GONE,
+            Json(json!({ "error": message, "reason": reason })),
+        )
+            .into_response()
+    };
+    Ok(match used {
+        InviteUse::Enrolled(invite) => {
+            store
+                .audit(
+                    &AuditEntry::new(format!("tg:{}", req.telegram_user_id), "account.enrolled")
+                        .router(&invite.router)
+                        .account(&invite.account),
+                )
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            (
+                StatusCode::OK,
+                Json(json!({ "router": invite.router, "account": invite.account })),
+            )
+                .into_response()
+        }
+        InviteUse::Unknown => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "unknown code", "detail": null })),
+        )
+            .into_response(),
+        InviteUse::AlreadyUsed => gone("used", "invite already used"),
+        InviteUse::Expired => gone("expired", "invite expired"),
+    })
+}
+
+pub async fn user(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(user): Path<i64>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let store = state.gate.store();
+    let internal = |e: tgate_core::storage::StoreError| ApiError::Internal(e.into());
+    let accounts = store.accounts_of_owner(user).await.map_err(internal)?;
+    let sessions = store.open_sessions_of_owner(user).await.map_err(internal)?;
+    let language = accounts.iter().find_map(|a| a.language.clone());
+    Ok(Json(json!({
+        "language": language,
+        "accounts": accounts.iter().map(|a| json!({ "router": a.router, "account": a.name })).collect::<Vec<_>>(),
+        "sessions": sessions.iter().map(|s| json!({
+            "id": s.id, "router": s.router, "account": s.account, "state": s.state,
+            "caller_id": s.caller_id.to_string(), "remote_address": s.remote_address,
+            "created_at": s.created_at,
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Language {
+    language: String,
+}
+
+pub async fn set_language(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(user): Path<i64>,
+    req: Result<Json<Language>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    let req = body(req)?;
+    let lang: Lang = req
+        .language
+        .parse()
+        .map_err(|e: tgate_core::domain::InvalidValue| ApiError::field("language", e.reason))?;
+    state
+        .gate
+        .store()
+        .set_owner_language(user, lang.code())
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Json(json!({ "language": lang })).into_response())
+}

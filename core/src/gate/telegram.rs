@@ -1,0 +1,158 @@
+//! The gate's side of Telegram: delivering a prompt in the background (its
+//! session row is the outbox: a prompt without a message id is not yet
+//! delivered), editing it once decided, and the notes and alerts around it.
+//! All of it is spawned, so a slow Bot API never holds up a router's answer
+//! or a button's toast.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use super::Gate;
+use crate::config::FailMode;
+use crate::domain::{SessionState, Transition};
+use crate::storage::{AuditEntry, Session};
+use crate::telegram::Lang;
+use crate::telegram::messages::{self, Outcome};
+
+impl Gate {
+    /// The language of the account's owner.
+    pub(super) async fn lang_of(&self, s: &Session) -> Lang {
+        match self.store().account(&s.router, &s.account).await {
+            Ok(Some(a)) => a.language.and_then(|l| l.parse().ok()).unwrap_or_default(),
+            _ => Lang::default(),
+        }
+    }
+
+    pub(super) fn spawn_prompt(self: &Arc<Self>, session: Session) {
+        if self.telegram.is_none() {
+            return;
+        }
+        let gate = self.clone();
+        tokio::spawn(async move { gate.deliver_prompt(session).await });
+    }
+
+    async fn deliver_prompt(self: Arc<Self>, session: Session) {
+        let (Some(tg), Some(chat)) = (self.telegram.clone(), session.chat_id) else {
+            return;
+        };
+        let lang = self.lang_of(&session).await;
+        let left = (session.deadline - Utc::now()).to_std().unwrap_or_default();
+        let until = tokio::time::Instant::now() + left;
+        match tg.send_prompt(chat, lang, &session, until).await {
+            Ok(message_id) => {
+                if let Err(e) = self.store().set_message_id(session.id, message_id).await {
+                    warn!(session = %session.id, error = %e, "prompt's message id not stored");
+                }
+                // Decided while the prompt was on its way (expired during a
+                // Telegram outage): never leave live buttons behind.
+                if let Ok(Some(now)) = self.store().session(session.id).await
+                    && now.state != SessionState::Pending
+                {
+                    self.spawn_edit(&now, outcome_of(&now));
+                }
+            }
+            Err(e) => {
+                warn!(session = %session.id, error = %e, "prompt not delivered");
+                self.audit_quietly(
+                    AuditEntry::new("tgate", "prompt.failed")
+                        .session(session.id)
+                        .detail(serde_json::json!({ "error": e.to_string() })),
+                )
+                .await;
+                if self.config().policy.fail_mode == FailMode::Safe {
+                    self.allow_unattended(session).await;
+                }
+            }
+        }
+    }
+
+    /// `fail_mode = "safe"`: Telegram could not be reached in time, so the
+    /// client is let in and the admins are told.
+    async fn allow_unattended(&self, session: Session) {
+        let Ok(Some(won)) = self
+            .store()
+            .transition(
+                session.id,
+                Transition::Confirm,
+                Utc::now(),
+                "tgate:fail-safe",
+            )
+            .await
+        else {
+            return;
+        };
+        info!(session = %won.id, "allowed without confirmation (fail_mode = safe)");
+        self.audit_quietly(AuditEntry::new("tgate:fail-safe", "session.allowed").session(won.id))
+            .await;
+        if let Ok(router) = self.router(&won.router) {
+            self.permit(router, won.remote_address, won.id).await;
+        }
+        if let Some(tg) = &self.telegram {
+            tg.alert_admins(&messages::alert_unattended(&won)).await;
+        }
+    }
+
+    /// Edits the session's prompt to show `outcome`, buttons removed.
+    pub(super) fn spawn_edit(&self, s: &Session, outcome: Outcome) {
+        let (Some(tg), Some(chat), Some(message_id)) =
+            (self.telegram.clone(), s.chat_id, s.message_id)
+        else {
+            return;
+        };
+        let store = self.store().clone();
+        let s = s.clone();
+        tokio::spawn(async move {
+            let lang = match store.account(&s.router, &s.account).await {
+                Ok(Some(a)) => a.language.and_then(|l| l.parse().ok()).unwrap_or_default(),
+                _ => Lang::default(),
+            };
+            if let Err(e) = tg
+                .edit(chat, message_id, messages::decided(lang, &s, outcome))
+                .await
+            {
+                warn!(session = %s.id, error = %e, "prompt not edited");
+            }
+        });
+    }
+
+    /// Sends `text` to a chat in the background.
+    pub(super) fn spawn_note(&self, chat: i64, text: String) {
+        if let Some(tg) = self.telegram.clone() {
+            tokio::spawn(async move {
+                if let Err(e) = tg.send(chat, text).await {
+                    warn!(chat, error = %e, "note not delivered");
+                }
+            });
+        }
+    }
+
+    pub(super) fn spawn_alert(&self, text: String) {
+        if let Some(tg) = self.telegram.clone() {
+            tokio::spawn(async move { tg.alert_admins(&text).await });
+        }
+    }
+
+    pub(super) async fn audit_quietly(&self, entry: AuditEntry) {
+        if let Err(e) = self.store().audit(&entry).await {
+            warn!(error = %e, "audit write failed");
+        }
+    }
+}
+
+/// What a decided session's prompt should say.
+pub(super) fn outcome_of(s: &Session) -> Outcome {
+    match (s.state, s.decided_by.as_deref()) {
+        (SessionState::Confirmed, Some("tgate:fail-safe")) => Outcome::AllowedUnattended,
+        (SessionState::Confirmed, _) => Outcome::Allowed,
+        (SessionState::Denied, _) => Outcome::Denied,
+        (SessionState::Expired, _) => Outcome::Expired,
+        (SessionState::Failed, _) => Outcome::RouterUnreachable,
+        // Closed: either disconnected while pending, or after being allowed.
+        (SessionState::Closed, _) if s.decided_by.as_deref() == Some("router") => {
+            Outcome::Disconnected
+        }
+        (SessionState::Closed | SessionState::Pending, _) => Outcome::Disconnected,
+    }
+}

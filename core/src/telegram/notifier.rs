@@ -1,0 +1,178 @@
+//! The Bot API client on the API side: sends prompts with their two buttons,
+//! edits them when decided, sends notes and admin alerts. teloxide's `Bot`
+//! does the HTTP; this adds the retries the Bot API's limits call for — a 429
+//! waits its `retry_after`, network errors and server errors back off — each
+//! within a deadline, so a prompt is retried until its session's deadline and
+//! never silently dropped.
+
+use std::future::Future;
+use std::time::Duration;
+
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::prelude::*;
+use teloxide::types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::Lang;
+use super::callback::{Action, CallbackSigner};
+use super::messages;
+use crate::storage::Session;
+
+/// Why a Telegram call gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error("Telegram refused {method}: {error}")]
+    Refused { method: &'static str, error: String },
+    #[error("Telegram could not be reached for {method} before the deadline: {last}")]
+    Unreachable { method: &'static str, last: String },
+}
+
+pub struct Notifier {
+    bot: Bot,
+    signer: CallbackSigner,
+    admins: Vec<i64>,
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long an edit, a note or an alert keeps trying.
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(60);
+
+impl Notifier {
+    pub fn new(bot: Bot, signer: CallbackSigner, admins: Vec<i64>) -> Self {
+        Notifier {
+            bot,
+            signer,
+            admins,
+        }
+    }
+
+    pub fn signer(&self) -> &CallbackSigner {
+        &self.signer
+    }
+
+    /// Sends the prompt for `session` to `chat`; returns its message id.
+    pub async fn send_prompt(
+        &self,
+        chat: i64,
+        lang: Lang,
+        session: &Session,
+        until: Instant,
+    ) -> Result<i64, TelegramError> {
+        let (yes, no) = messages::buttons(lang);
+        let keyboard = InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback(yes, self.signer.encode(Action::Confirm, session.id)),
+            InlineKeyboardButton::callback(no, self.signer.encode(Action::Deny, session.id)),
+        ]]);
+        let text = messages::prompt(lang, session);
+        let message = retrying("sendMessage", until, || {
+            self.bot
+                .send_message(ChatId(chat), text.clone())
+                .reply_markup(keyboard.clone())
+                .into_future()
+        })
+        .await?;
+        Ok(i64::from(message.id.0))
+    }
+
+    /// Replaces a prompt's text; the buttons go, since editMessageText
+    /// without a keyboard removes it.
+    pub async fn edit(
+        &self,
+        chat: i64,
+        message_id: i64,
+        text: String,
+    ) -> Result<(), TelegramError> {
+        let id = MessageId(i32::try_from(message_id).unwrap_or(i32::MAX));
+        let until = Instant::now() + DEFAULT_PATIENCE;
+        match retrying("editMessageText", until, || {
+            self.bot
+                .edit_message_text(ChatId(chat), id, text.clone())
+                .into_future()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            // Already says this: the edit happened before (a retry, a race).
+            Err(TelegramError::Refused { error, .. }) if error.contains("not modified") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn send(&self, chat: i64, text: String) -> Result<i64, TelegramError> {
+        let until = Instant::now() + DEFAULT_PATIENCE;
+        let message = retrying("sendMessage", until, || {
+            self.bot
+                .send_message(ChatId(chat), text.clone())
+                .into_future()
+        })
+        .await?;
+        Ok(i64::from(message.id.0))
+    }
+
+    /// Tells every admin; a failure for one admin does not stop the others.
+    pub async fn alert_admins(&self, text: &str) {
+        for admin in &self.admins {
+            if let Err(e) = self.send(*admin, text.to_owned()).await {
+                warn!(admin, error = %e, "admin alert not delivered");
+            }
+        }
+    }
+
+    /// `getMe`: the bot's username, for invite links.
+    pub async fn username(&self) -> Result<String, TelegramError> {
+        let until = Instant::now() + Duration::from_secs(10);
+        let me = retrying("getMe", until, || self.bot.get_me().into_future()).await?;
+        Ok(me.username().to_owned())
+    }
+}
+
+/// Whether an error is worth another try, and after how long at least.
+fn retry_after(err: &RequestError) -> Option<Option<Duration>> {
+    match err {
+        RequestError::RetryAfter(secs) => Some(Some(secs.duration())),
+        RequestError::Network(_) | RequestError::InvalidJson { .. } | RequestError::Io(_) => {
+            Some(None)
+        }
+        // teloxide reports a 5xx (after its own pause) as an unknown API
+        // error; the known ones are definite refusals.
+        RequestError::Api(ApiError::Unknown(_)) => Some(None),
+        RequestError::Api(_) | RequestError::MigrateToChatId(_) => None,
+    }
+}
+
+async fn retrying<T, F, Fut>(
+    method: &'static str,
+    until: Instant,
+    call: F,
+) -> Result<T, TelegramError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, RequestError>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let err = match call().await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Some(wait) = retry_after(&err) else {
+            return Err(TelegramError::Refused {
+                method,
+                error: err.to_string(),
+            });
+        };
+        let wait = wait.unwrap_or(backoff);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        if Instant::now() + wait > until {
+            return Err(TelegramError::Unreachable {
+                method,
+                last: err.to_string(),
+            });
+        }
+        debug!(method, error = %err, wait_ms = wait.as_millis() as u64, "Telegram call retried");
+        tokio::time::sleep(wait).await;
+    }
+}
