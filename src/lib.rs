@@ -9,10 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use secrecy::SecretString;
 use tgate_core::config::Config;
-use tgate_core::gate::{ssh_gateways, Gate};
+use tgate_core::gate::{Gate, ssh_gateways};
 use tgate_core::storage::Store;
-use tgate_core::telegram::callback::CallbackSigner;
 use tgate_core::telegram::Notifier;
+use tgate_core::telegram::callback::CallbackSigner;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -70,7 +70,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         .await
         .with_context(|| format!("opening database {}", config.database.url))?;
     let names: Vec<_> = config.routers.iter().map(|r| r.name.clone()).collect();
-    store.sync_routers(&names).await.context("recording routers")?;
+    store
+        .sync_routers(&names)
+        .await
+        .context("recording routers")?;
     Ok(store)
 }
 
@@ -106,7 +109,11 @@ fn local_url(addr: SocketAddr) -> String {
 
 /// Runs everything in this process until `shutdown`; returns when the first
 /// part stops (and says which).
-pub async fn serve(mut config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     fill_generated_secrets(&mut config);
     let config = Arc::new(config);
     let store = open_store(&config).await?;

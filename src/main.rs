@@ -8,11 +8,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tgate::Shutdown;
-use tgate_core::config::{parse_duration, Config};
+use tgate_core::config::{Config, parse_duration};
 use tgate_core::domain::{AccountName, RouterName};
 
 #[derive(Parser)]
-#[command(name = "tgate", version, about = "Telegram second factor for MikroTik VPN logins")]
+#[command(
+    name = "tgate",
+    version,
+    about = "Telegram second factor for MikroTik VPN logins"
+)]
 struct Cli {
     /// Configuration file [default: $TGATE_CONFIG, else ./tgate.toml]
     #[arg(long, global = true)]
@@ -57,7 +61,10 @@ fn main() -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {
-            eprintln!("tgate: the configuration has {} problem(s):", errors.problems.len());
+            eprintln!(
+                "tgate: the configuration has {} problem(s):",
+                errors.problems.len()
+            );
             eprintln!("{errors}");
             return ExitCode::from(2);
         }
@@ -109,21 +116,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Watcher { api_url } => {
             let bot = tgate::bot(&config)?.context("telegram.token is required")?;
-            let watcher = tgate_watcher::WatcherConfig {
-                bot,
-                api_base: api_url.trim_end_matches('/').to_owned(),
-                service_token: config
-                    .server
-                    .service_token
-                    .clone()
-                    .context("server.service_token is required (the API must have the same)")?,
-                callback_key: config
-                    .telegram
-                    .callback_key
-                    .clone()
-                    .context("telegram.callback_key is required (the API must have the same)")?,
-                admins: config.telegram.admins.clone(),
-            };
+            let watcher =
+                tgate_watcher::WatcherConfig {
+                    bot,
+                    api_base: api_url.trim_end_matches('/').to_owned(),
+                    service_token: config
+                        .server
+                        .service_token
+                        .clone()
+                        .context("server.service_token is required (the API must have the same)")?,
+                    callback_key: config.telegram.callback_key.clone().context(
+                        "telegram.callback_key is required (the API must have the same)",
+                    )?,
+                    admins: config.telegram.admins.clone(),
+                };
             tgate_watcher::run(watcher, on_signal().wait()).await
         }
         Command::Accounts(AccountsCommand::Invite {

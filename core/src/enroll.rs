@@ -67,8 +67,14 @@ mod tests {
     fn codes_are_unique_and_fit_telegrams_start_parameter() {
         let a = new_code();
         assert_eq!(a.len(), 22);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, new_code());
-        assert_eq!(invite_link("tgate_bot", "abc"), "https://t.me/tgate_bot?start=abc");
+        assert_eq!(
+            invite_link("tgate_bot", "abc"),
+            "https://t.me/tgate_bot?start=abc"
+        );
     }
 }

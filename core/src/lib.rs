@@ -5,8 +5,8 @@
 
 pub mod config;
 pub mod domain;
+pub mod enroll;
 pub mod gate;
 pub mod router;
 pub mod storage;
 pub mod telegram;
-pub mod enroll;

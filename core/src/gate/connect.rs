@@ -146,6 +146,13 @@ impl Gate {
                                 })),
                         )
                         .await?;
+                    if let Some(scheduler) = &self.scheduler
+                        && let Err(e) = scheduler.schedule(session.id, session.deadline).await
+                    {
+                        // The worker's sweep of overdue sessions still
+                        // expires it; this only costs precision.
+                        tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
+                    }
                     // The prompt and the sandbox entry go side by side: the
                     // owner should not wait for the router.
                     self.spawn_prompt(session.clone());

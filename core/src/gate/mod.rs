@@ -38,6 +38,18 @@ pub struct RouterHandle {
     pub gateway: Arc<dyn Gateway>,
 }
 
+/// Schedules a pending session's expiry at its deadline. The worker's job
+/// queue implements it; the gate calls it before answering the router, so a
+/// session accepted is a session whose deadline will be kept.
+#[async_trait::async_trait]
+pub trait ExpiryScheduler: Send + Sync + 'static {
+    async fn schedule(
+        &self,
+        id: SessionId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()>;
+}
+
 pub struct Gate {
     store: Arc<dyn Store>,
     config: Arc<Config>,
@@ -45,6 +57,7 @@ pub struct Gate {
     /// `None` when no bot token is configured: sessions then wait, sandboxed,
     /// until they expire.
     telegram: Option<Arc<Notifier>>,
+    scheduler: Option<Arc<dyn ExpiryScheduler>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,12 +94,19 @@ impl Gate {
             config,
             routers,
             telegram: None,
+            scheduler: None,
         }
     }
 
     /// Prompts, notes and alerts go through `notifier`.
     pub fn with_telegram(mut self, notifier: Arc<Notifier>) -> Self {
         self.telegram = Some(notifier);
+        self
+    }
+
+    /// Pending sessions get an expiry job through `scheduler`.
+    pub fn with_scheduler(mut self, scheduler: Arc<dyn ExpiryScheduler>) -> Self {
+        self.scheduler = Some(scheduler);
         self
     }
 
