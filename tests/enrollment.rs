@@ -107,3 +107,40 @@ async fn expired_and_unknown_invites_are_refused_clearly() {
         alert.text
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_language_work_against_the_real_api() {
+    let sys = System::start().await;
+    let alice = owner();
+    let reply = reply_to(&sys, &alice, "/status").await;
+    assert_eq!(reply, "You have no VPN accounts yet.");
+
+    sys.enroll("alice", &alice).await;
+    let (status, _) = sys.connect("alice", "203.0.113.7", "10.10.0.5").await;
+    assert_eq!(status, 202);
+    sys.prompt(alice.id).await;
+    let reply = reply_to(&sys, &alice, "/status").await;
+    assert!(
+        reply.contains("alice") && reply.contains("office"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("203.0.113.7"),
+        "the live session is listed: {reply}"
+    );
+
+    reply_to(&sys, &alice, "/language").await;
+    let press = sys
+        .tg
+        .user_presses_button(&alice, alice.id, "Русский")
+        .expect("language buttons");
+    let toast = sys.tg.wait_for_answer(&press, PATIENCE).await.unwrap();
+    assert_eq!(toast.text.as_deref(), Some("Язык: русский"));
+    let account = sys
+        .store()
+        .account(&office(), &"alice".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.language.as_deref(), Some("ru"));
+}
