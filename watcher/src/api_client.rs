@@ -169,6 +169,9 @@ impl ApiClient {
                 let err: ErrorBody = parse(status, &body)?;
                 Ok(match err.state.as_deref() {
                     Some("expired") => Decision::Expired,
+                    // The client disconnected (or the session ran its
+                    // course): what the owner needs to hear is that it ended.
+                    Some("closed") => Decision::Gone,
                     _ => Decision::AlreadyHandled,
                 })
             }

@@ -90,6 +90,13 @@ fn answers() -> Vec<(Action, u16, Value, &'static str, &'static str)> {
         ),
         (
             Action::Confirm,
+            409,
+            json!({"error": "session is not pending", "state": "closed"}),
+            "That session has ended",
+            "Эта сессия уже завершена",
+        ),
+        (
+            Action::Confirm,
             403,
             json!({"error": "not the owner"}),
             "Not yours",
