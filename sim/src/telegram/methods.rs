@@ -100,15 +100,17 @@ fn text_and_mode(p: &Params, too_long: &str) -> Result<(String, Option<String>),
     }
 }
 
+/// Named in any letter case, as the Bot API server lowercases it; kept in
+/// its canonical spelling.
 fn parse_mode(p: &Params) -> Result<Option<String>, TgError> {
-    match p.text("parse_mode") {
-        None => Ok(None),
-        Some(m) if m.is_empty() => Ok(None),
-        Some(m) if ["Markdown", "MarkdownV2", "HTML"].contains(&m.as_str()) => Ok(Some(m)),
-        Some(m) => Err(TgError::bad_request(format!(
-            "unsupported parse_mode \"{m}\""
-        ))),
-    }
+    let Some(mode) = p.text("parse_mode").filter(|m| !m.is_empty()) else {
+        return Ok(None);
+    };
+    ["Markdown", "MarkdownV2", "HTML"]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(&mode))
+        .map(|known| Some(known.to_owned()))
+        .ok_or_else(|| TgError::bad_request("unsupported parse_mode"))
 }
 
 /// The inline keyboard to show, validated as Telegram does. Reply
