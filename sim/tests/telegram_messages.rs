@@ -190,3 +190,40 @@ async fn wrong_token_is_unauthorized() {
     let call = &sim.calls()[0];
     assert_eq!((call.method.as_str(), call.status), ("getMe", 401));
 }
+
+#[tokio::test]
+async fn badly_formatted_text_is_refused_as_telegram_refuses_it() {
+    let (sim, bot) = start().await;
+    let unescaped = bot
+        .send_message(ChatId(1001), "Login from 203.0.113.7")
+        .parse_mode(ParseMode::MarkdownV2)
+        .await;
+    assert_eq!(
+        api_error(unescaped),
+        ApiError::CantParseEntities(
+            "Bad Request: can't parse entities: Character '.' is reserved and must be \
+             escaped with the preceding '\\'"
+                .into()
+        )
+    );
+    let unknown_tag = bot
+        .send_message(ChatId(1001), "<div>alice</div>")
+        .parse_mode(ParseMode::Html)
+        .await;
+    assert!(matches!(
+        api_error(unknown_tag),
+        ApiError::CantParseEntities(s) if s.contains("Unsupported start tag \"div\"")
+    ));
+    bot.send_message(ChatId(1001), "<b>alice</b> from 203.0.113.7 &amp; more")
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("well-formed HTML");
+
+    // The limit applies to the text as shown, markup excluded.
+    let bold_4096 = format!("<b>{}</b>", "x".repeat(4096));
+    bot.send_message(ChatId(1001), bold_4096)
+        .parse_mode(ParseMode::Html)
+        .await
+        .expect("4096 shown characters fit");
+    assert_eq!(sim.bot_messages(1001).len(), 2);
+}

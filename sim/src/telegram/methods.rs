@@ -11,7 +11,7 @@ use super::params::Params;
 use super::reply::{Done, Outcome, TgError};
 use super::state::Stored;
 use super::state::Webhook;
-use super::{Shared, now, shapes, updates};
+use super::{Shared, markup, now, shapes, updates};
 
 /// Telegram's limits on message text and callback data.
 const MAX_TEXT: usize = 4096;
@@ -84,20 +84,33 @@ fn chat_id(p: &Params) -> Result<i64, TgError> {
     }
 }
 
-/// Telegram counts text length in UTF-16 code units.
-fn too_long(text: &str) -> bool {
-    text.encode_utf16().count() > MAX_TEXT
+/// The text and its parse mode, checked as Telegram checks them: not
+/// blank, well formed, and at most 4096 UTF-16 code units as displayed.
+/// Sending and editing word "too long" differently, as Telegram does.
+fn text_and_mode(p: &Params, too_long: &str) -> Result<(String, Option<String>), TgError> {
+    let text = p.text("text").unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(TgError::empty_text());
+    }
+    let mode = parse_mode(p)?;
+    match markup::displayed_len(&text, mode.as_deref())? {
+        0 => Err(TgError::empty_text()),
+        n if n > MAX_TEXT => Err(TgError::bad_request(too_long)),
+        _ => Ok((text, mode)),
+    }
 }
 
+/// Named in any letter case, as the Bot API server lowercases it; kept in
+/// its canonical spelling.
 fn parse_mode(p: &Params) -> Result<Option<String>, TgError> {
-    match p.text("parse_mode") {
-        None => Ok(None),
-        Some(m) if m.is_empty() => Ok(None),
-        Some(m) if ["Markdown", "MarkdownV2", "HTML"].contains(&m.as_str()) => Ok(Some(m)),
-        Some(m) => Err(TgError::bad_request(format!(
-            "unsupported parse_mode \"{m}\""
-        ))),
-    }
+    let Some(mode) = p.text("parse_mode").filter(|m| !m.is_empty()) else {
+        return Ok(None);
+    };
+    ["Markdown", "MarkdownV2", "HTML"]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(&mode))
+        .map(|known| Some(known.to_owned()))
+        .ok_or_else(|| TgError::bad_request("unsupported parse_mode"))
 }
 
 /// The inline keyboard to show, validated as Telegram does. Reply
@@ -176,14 +189,7 @@ fn check_button(button: &Value) -> Result<(), TgError> {
 
 fn send_message(shared: &Shared, p: &Params) -> Outcome {
     let chat_id = chat_id(p)?;
-    let text = p.text("text").unwrap_or_default();
-    if text.trim().is_empty() {
-        return Err(TgError::empty_text());
-    }
-    if too_long(&text) {
-        return Err(TgError::bad_request("message is too long"));
-    }
-    let parse_mode = parse_mode(p)?;
+    let (text, parse_mode) = text_and_mode(p, "message is too long")?;
     let markup = inline_markup(p)?;
     let mut st = shared.lock();
     let stored = st.push_message(Stored {
@@ -218,14 +224,7 @@ fn target(p: &Params, missing: fn() -> TgError) -> Result<(i64, i64), TgError> {
 fn edit(shared: &Shared, p: &Params, with_text: bool) -> Outcome {
     let (chat_id, message_id) = target(p, TgError::edit_not_found)?;
     let text = if with_text {
-        let text = p.text("text").unwrap_or_default();
-        if text.trim().is_empty() {
-            return Err(TgError::empty_text());
-        }
-        if too_long(&text) {
-            return Err(TgError::bad_request("MESSAGE_TOO_LONG"));
-        }
-        Some((text, parse_mode(p)?))
+        Some(text_and_mode(p, "MESSAGE_TOO_LONG")?)
     } else {
         None
     };

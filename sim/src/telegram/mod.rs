@@ -5,6 +5,7 @@
 //! users who write to the bot and press its buttons, and the network or
 //! Telegram itself when it throttles, fails or slows down.
 
+mod markup;
 mod methods;
 mod params;
 mod reply;
