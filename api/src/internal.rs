@@ -3,6 +3,7 @@
 //! The watcher only relays what Telegram told it; every decision is made here.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,7 @@ use tgate_core::domain::SessionId;
 use tgate_core::gate::PressOutcome;
 use tgate_core::storage::{AuditEntry, InviteUse};
 use tgate_core::telegram::Lang;
+use tgate_core::telegram::callback::Action;
 use tracing::instrument;
 
 use crate::ApiState;
@@ -57,36 +59,48 @@ pub struct Press {
 
 /// A JSON body, refused with the field named when it does not fit.
 fn body<T: serde::de::DeserializeOwned>(
-    raw: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+    raw: Result<Json<T>, JsonRejection>,
 ) -> Result<T, ApiError> {
     raw.map(|Json(v)| v)
         .map_err(|e| ApiError::field("body", e.body_text()))
 }
 
-#[instrument(skip_all, fields(session = %id))]
+/// It's me.
 pub async fn confirm(
-    State(state): State<ApiState>,
+    state: State<ApiState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    press: Result<Json<Press>, axum::extract::rejection::JsonRejection>,
+    id: Path<String>,
+    press: Result<Json<Press>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    let id = session_id(&id)?;
-    let press = body(press)?;
-    press_answer(state.gate.confirm(id, press.telegram_user_id).await?)
+    pressed(Action::Confirm, state, headers, id, press).await
 }
 
-#[instrument(skip_all, fields(session = %id))]
+/// Not me.
 pub async fn deny(
+    state: State<ApiState>,
+    headers: HeaderMap,
+    id: Path<String>,
+    press: Result<Json<Press>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    pressed(Action::Deny, state, headers, id, press).await
+}
+
+#[instrument(skip_all, fields(session = %id, ?action))]
+async fn pressed(
+    action: Action,
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    press: Result<Json<Press>, axum::extract::rejection::JsonRejection>,
+    press: Result<Json<Press>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let id = session_id(&id)?;
-    let press = body(press)?;
-    press_answer(state.gate.deny(id, press.telegram_user_id).await?)
+    let by = body(press)?.telegram_user_id;
+    let outcome = match action {
+        Action::Confirm => state.gate.confirm(id, by).await?,
+        Action::Deny => state.gate.deny(id, by).await?,
+    };
+    press_answer(outcome)
 }
 
 fn press_answer(outcome: PressOutcome) -> Result<Response, ApiError> {
@@ -127,7 +141,7 @@ pub struct Enroll {
 pub async fn enroll(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    req: Result<Json<Enroll>, axum::extract::rejection::JsonRejection>,
+    req: Result<Json<Enroll>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let req = body(req)?;
@@ -213,7 +227,7 @@ pub async fn set_language(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(user): Path<i64>,
-    req: Result<Json<Language>, axum::extract::rejection::JsonRejection>,
+    req: Result<Json<Language>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
     let req = body(req)?;

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use tracing::info;
 
@@ -28,6 +28,30 @@ pub struct Connect {
     pub interface: Option<InterfaceName>,
     /// The chat id the router sent (tik2fa keeps it in the PPP secret's comment).
     pub chat_id: Option<i64>,
+}
+
+impl Connect {
+    /// A new session for this connect.
+    fn session(
+        &self,
+        chat_id: Option<i64>,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> NewSession {
+        NewSession {
+            id: SessionId::new(),
+            router: self.router.clone(),
+            account: self.account.clone(),
+            caller_id: self.caller_id,
+            remote_address: self.remote_address,
+            local_address: self.local_address,
+            service: self.service,
+            interface: self.interface.clone(),
+            chat_id,
+            created_at: now,
+            deadline,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,21 +137,9 @@ impl Gate {
             return Ok(ConnectOutcome::Unenrolled { first_time });
         };
 
-        let new = NewSession {
-            id: SessionId::new(),
-            router: ev.router.clone(),
-            account: ev.account.clone(),
-            caller_id: ev.caller_id,
-            remote_address: ev.remote_address,
-            local_address: ev.local_address,
-            service: ev.service,
-            interface: ev.interface.clone(),
-            chat_id: Some(chat),
-            created_at: now,
-            deadline: now
-                + chrono::Duration::from_std(self.config().policy.confirm_timeout)
-                    .unwrap_or(chrono::Duration::MAX),
-        };
+        let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        let new = ev.session(Some(chat), now, now + timeout);
         let mut replaced_once = false;
         loop {
             match store.insert_pending(&new).await? {
@@ -225,19 +237,7 @@ impl Gate {
         ev: &Connect,
     ) -> Result<ConnectOutcome, GateError> {
         let now = Utc::now();
-        let new = NewSession {
-            id: SessionId::new(),
-            router: ev.router.clone(),
-            account: ev.account.clone(),
-            caller_id: ev.caller_id,
-            remote_address: ev.remote_address,
-            local_address: ev.local_address,
-            service: ev.service,
-            interface: ev.interface.clone(),
-            chat_id: None,
-            created_at: now,
-            deadline: now,
-        };
+        let new = ev.session(None, now, now);
         let session = self
             .store()
             .insert_decided(&new, SessionState::Confirmed, "tgate:trusted-network")
