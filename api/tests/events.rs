@@ -601,3 +601,73 @@ async fn health_and_readiness() {
     let (status, body) = get("/nope").await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not found")));
 }
+
+#[tokio::test]
+async fn a_leftover_permit_entry_never_lets_a_new_connect_through() {
+    let h = Harness::start(Options::default()).await;
+    h.enroll("alice", 4242).await;
+    // An earlier session's permit, its down event lost.
+    h.sim
+        .add_entry(PERMIT, "10.10.0.5", None, Some("tgate:permit old"));
+    let (status, _) = h
+        .post(
+            "/v1/events/up",
+            up_body("alice", "203.0.113.7", "10.10.0.5"),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert!(
+        h.list(PERMIT).is_empty(),
+        "stale permit kept: {:?}",
+        h.list(PERMIT)
+    );
+    assert_eq!(h.list(SANDBOX), ["10.10.0.5"]);
+}
+
+#[tokio::test]
+async fn a_confirmed_session_whose_down_was_lost_is_not_a_duplicate() {
+    use tgate_core::storage::NewSession;
+    let h = Harness::start(Options::default()).await;
+    h.enroll("alice", 4242).await;
+    // Confirmed five minutes ago; the router never reported its end.
+    let then = Utc::now() - chrono::Duration::minutes(5);
+    let old = h
+        .store()
+        .insert_decided(
+            &NewSession {
+                id: tgate_core::domain::SessionId::new(),
+                router: common::office(),
+                account: "alice".parse().unwrap(),
+                caller_id: "203.0.113.7".parse().unwrap(),
+                remote_address: ip("10.10.0.5"),
+                local_address: None,
+                service: "l2tp".parse().unwrap(),
+                interface: None,
+                chat_id: Some(4242),
+                created_at: then,
+                deadline: then + chrono::Duration::seconds(60),
+            },
+            SessionState::Confirmed,
+            "tg:4242",
+        )
+        .await
+        .unwrap();
+    h.sim
+        .add_entry(PERMIT, "10.10.0.5", None, Some("tgate:permit old"));
+
+    // The same caller, the same address: a new login, so a new prompt.
+    let (status, body) = h
+        .post(
+            "/v1/events/up",
+            up_body("alice", "203.0.113.7", "10.10.0.5"),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_ne!(body["session"], serde_json::json!(old.id));
+    assert_eq!(
+        h.store().session(old.id).await.unwrap().unwrap().state,
+        SessionState::Closed
+    );
+    assert!(h.list(PERMIT).is_empty());
+    assert_eq!(pending_count(&h).await, 1);
+}

@@ -16,6 +16,10 @@ use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, ban_covering};
 use crate::telegram::messages;
 
+/// How long after a connect the router may still be retrying its up event.
+/// RouterOS's `/tool fetch` gives up within seconds; a minute is generous.
+const DUPLICATE_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+
 /// A validated up event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connect {
@@ -82,13 +86,24 @@ impl Gate {
         let now = Utc::now();
 
         // The router retries an up event when it missed our answer: the same
-        // tunnel address of the same account is the same PPP session.
+        // tunnel address of the same account from the same caller is the same
+        // PPP session, while it is pending or within the retry window.
         if let Some(existing) = store
             .open_session_at(&ev.router, &ev.account, ev.remote_address)
             .await?
-            && existing.caller_id == ev.caller_id
         {
-            return Ok(ConnectOutcome::Duplicate(existing));
+            let retry = existing.state == SessionState::Pending
+                || now - existing.created_at < DUPLICATE_WINDOW;
+            if retry && existing.caller_id == ev.caller_id {
+                return Ok(ConnectOutcome::Duplicate(existing));
+            }
+            // Otherwise a new PPP session has the address: the old one's down
+            // event was lost, and it must not lend the new one its permit.
+            if existing.state == SessionState::Confirmed {
+                store
+                    .transition(existing.id, Transition::Close, now, "tgate:replaced")
+                    .await?;
+            }
         }
 
         if let Some(ip) = ev.caller_id.ip() {
@@ -165,11 +180,25 @@ impl Gate {
                         // expires it; this only costs precision.
                         tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
                     }
-                    // The prompt and the sandbox entry go side by side: the
-                    // owner should not wait for the router.
+                    // The prompt and the router go side by side: the owner
+                    // should not wait for the router.
                     self.spawn_prompt(session.clone());
-                    self.hold_in_sandbox(router, ev.remote_address, session.id)
-                        .await;
+                    // A permit entry for this address belongs to an earlier
+                    // PPP session (a lost down event); it would let this one
+                    // through unconfirmed, since the firewall accepts permit
+                    // before it drops sandbox.
+                    tokio::join!(
+                        self.apply(
+                            router,
+                            "permit remove",
+                            Some(session.id),
+                            router.gateway.remove_address(
+                                &router.config.permit_list,
+                                IpNet::from(ev.remote_address)
+                            ),
+                        ),
+                        self.hold_in_sandbox(router, ev.remote_address, session.id),
+                    );
                     return Ok(ConnectOutcome::Pending(session));
                 }
                 Inserted::PendingExists(pending)

@@ -149,9 +149,10 @@ pub(super) fn outcome_of(s: &Session) -> Outcome {
         (SessionState::Denied, _) => Outcome::Denied,
         (SessionState::Expired, _) => Outcome::Expired,
         (SessionState::Failed, _) => Outcome::RouterUnreachable,
-        // Closed: either disconnected while pending, or after being allowed.
-        (SessionState::Closed, _) if s.decided_by.as_deref() == Some("router") => {
-            Outcome::Disconnected
+        // Closed while pending (decided and closed at once), or closed
+        // after it had been allowed.
+        (SessionState::Closed, _) if s.decided_at.is_some() && s.decided_at != s.closed_at => {
+            Outcome::Allowed
         }
         (SessionState::Closed | SessionState::Pending, _) => Outcome::Disconnected,
     }
