@@ -63,8 +63,10 @@ impl Gate {
         let gw = &handle.gateway;
         let mut report = ReconcileReport::default();
 
-        // Read the router first: sessions seen in the database afterwards
-        // are at least as new as what the router showed.
+        // Read the router first. A PPP session is in /ppp active before its
+        // up event is sent, so a session created before this read and
+        // missing from it is gone; one created after may just be new.
+        let read_at = Utc::now();
         let active = gw.active_sessions().await?;
         let sandbox = gw.list_addresses(&handle.config.sandbox_list).await?;
         let permit = gw.list_addresses(&handle.config.permit_list).await?;
@@ -79,9 +81,8 @@ impl Gate {
             .collect();
         let mut open = Vec::new();
         for s in sessions {
-            // A session that came up after the router was read is not gone.
             let seen = live.contains(&(s.account.to_string(), s.remote_address))
-                || s.created_at > now - chrono::Duration::seconds(5);
+                || s.created_at >= read_at;
             if seen {
                 open.push(s);
             } else if self.settle_gone(&s).await? {
