@@ -501,6 +501,7 @@ async fn ppp_sessions_are_found_and_disconnected() {
     let by_name = PppMatch {
         name: Some("alice".parse().unwrap()),
         address: None,
+        caller_id: None,
     };
     let found = gateway.find_active(&by_name).await.unwrap().unwrap();
     assert_eq!(found.address, Some(alice));
@@ -511,6 +512,7 @@ async fn ppp_sessions_are_found_and_disconnected() {
         .disconnect(&PppMatch {
             name: Some("alice".parse().unwrap()),
             address: Some(alice),
+            caller_id: None,
         })
         .await
         .unwrap();
@@ -524,6 +526,7 @@ async fn ppp_sessions_are_found_and_disconnected() {
         .disconnect(&PppMatch {
             name: None,
             address: Some(bob),
+            caller_id: None,
         })
         .await
         .unwrap();
@@ -563,6 +566,7 @@ async fn the_router_receives_only_well_formed_commands() {
     let target = PppMatch {
         name: Some("Иван Петров".parse().unwrap()),
         address: Some(ivan),
+        caller_id: None,
     };
     assert!(gateway.find_active(&target).await.unwrap().is_some());
     gateway.disconnect(&target).await.unwrap();

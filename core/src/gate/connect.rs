@@ -13,7 +13,7 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 use crate::router::{NewEntry, PppMatch};
-use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, ban_covering};
+use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_covering};
 use crate::telegram::messages;
 
 /// How long after a connect the router may still be retrying its up event.
@@ -233,7 +233,16 @@ impl Gate {
                                 })),
                         )
                         .await?;
-                    // A client redialling on its own is not news to the owner.
+                    // A client redialling on its own is neither an offence
+                    // nor news to the owner.
+                    if !same_caller {
+                        let attempt = Session {
+                            caller_id: ev.caller_id,
+                            remote_address: ev.remote_address,
+                            ..pending.clone()
+                        };
+                        self.record_strike(&attempt, StrikeKind::Blocked).await;
+                    }
                     if !same_caller && let Some(chat) = pending.chat_id {
                         let lang = self.lang_of(&pending).await;
                         self.spawn_note(
@@ -256,6 +265,7 @@ impl Gate {
         let target = PppMatch {
             name: Some(session.account.clone()),
             address: Some(session.remote_address),
+            caller_id: None,
         };
         !matches!(router.gateway.find_active(&target).await, Ok(None))
     }

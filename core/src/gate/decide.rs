@@ -12,7 +12,7 @@ use tracing::info;
 use super::{Gate, GateError, RouterHandle};
 use crate::domain::{CallerId, SessionId, SessionState, Transition, ban_length};
 use crate::router::{NewEntry, PppMatch, PppSession, RouterError};
-use crate::storage::{AuditEntry, Ban, NewBan, Session};
+use crate::storage::{AuditEntry, Ban, NewBan, Session, StrikeKind};
 use crate::telegram::messages::{self, Outcome};
 
 /// What a button press came to.
@@ -139,6 +139,7 @@ impl Gate {
         let ban = self
             .ban_caller(&won, "reported by the owner (Not me)", "owner", &actor)
             .await?;
+        self.record_strike(&won, StrikeKind::Denied).await;
         self.spawn_edit(&won, Outcome::Denied);
         self.spawn_alert(messages::alert_denied(&won, by, ban.map(|b| b.until)));
         Ok(PressOutcome::Denied(won))
@@ -167,6 +168,7 @@ impl Gate {
         self.kick(router, &won.account, won.remote_address, Some(won.id))
             .await;
         self.spawn_edit(&won, Outcome::Expired);
+        self.record_strike(&won, StrikeKind::Expired).await;
         Ok(Some(won))
     }
 
@@ -188,6 +190,7 @@ impl Gate {
         let target = PppMatch {
             name: Some(s.account.clone()),
             address: Some(s.remote_address),
+            caller_id: None,
         };
         let mut last = None;
         for wait in LIVENESS_TRIES {

@@ -25,11 +25,14 @@ use crate::telegram::Notifier;
 mod connect;
 mod decide;
 mod disconnect;
+mod reconcile;
+mod strikes;
 mod telegram;
 
 pub use connect::{Connect, ConnectOutcome};
 pub use decide::PressOutcome;
 pub use disconnect::{Disconnect, DisconnectOutcome};
+pub use reconcile::{ReconcileError, ReconcileReport};
 
 /// A configured router and the client that reaches it.
 #[derive(Clone)]
@@ -185,6 +188,7 @@ impl Gate {
         let target = PppMatch {
             name: Some(account.clone()),
             address: Some(address),
+            caller_id: None,
         };
         self.apply(router, "disconnect", id, router.gateway.disconnect(&target))
             .await;

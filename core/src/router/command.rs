@@ -131,9 +131,14 @@ impl Command {
                 if let Some(address) = target.address {
                     conditions.push(format!("address={}", render_ip(address)));
                 }
+                if let Some(caller) = target.caller_id {
+                    // RouterOS prints a MAC caller id in upper case, as
+                    // `CallerId` does, so the exact match holds.
+                    conditions.push(format!("caller-id={}", quote(&caller.to_string())));
+                }
                 if conditions.is_empty() {
                     return Err(RouterError::Invalid(
-                        "a PPP disconnect needs an account name or an address".into(),
+                        "a PPP disconnect needs an account name, an address or a caller id".into(),
                     ));
                 }
                 let _ = write!(out, "/ppp active remove [find {}]", conditions.join(" "));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ipnet::IpNet;
 
-use crate::domain::{AccountName, AddressListName, Comment, RouterName};
+use crate::domain::{AccountName, AddressListName, CallerId, Comment, RouterName};
 
 pub mod command;
 pub mod parse;
@@ -69,6 +69,9 @@ pub struct PppSession {
 pub struct PppMatch {
     pub name: Option<AccountName>,
     pub address: Option<IpAddr>,
+    /// The caller's public address (or a PPPoE client's MAC): a ban kicks
+    /// every session from it.
+    pub caller_id: Option<CallerId>,
 }
 
 /// Why a router call failed. Messages are safe to show an operator: they never
@@ -150,6 +153,9 @@ pub trait Gateway: Send + Sync + 'static {
         Ok(sessions.into_iter().find(|s| {
             target.name.as_ref().is_none_or(|n| n.as_str() == s.name)
                 && target.address.is_none_or(|a| s.address == Some(a))
+                && target
+                    .caller_id
+                    .is_none_or(|c| s.caller_id.parse::<CallerId>().is_ok_and(|sc| sc == c))
         }))
     }
 }

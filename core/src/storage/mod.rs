@@ -41,6 +41,26 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+/// The pool behind a store, for components that keep their own tables in
+/// the same database (the worker's job queue).
+#[derive(Debug, Clone)]
+pub enum BackendPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl From<sqlx::SqlitePool> for BackendPool {
+    fn from(pool: sqlx::SqlitePool) -> Self {
+        BackendPool::Sqlite(pool)
+    }
+}
+
+impl From<sqlx::PgPool> for BackendPool {
+    fn from(pool: sqlx::PgPool) -> Self {
+        BackendPool::Postgres(pool)
+    }
+}
+
 /// Opens the database the URL names, creating and migrating it as needed.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
@@ -154,6 +174,44 @@ pub enum InviteUse {
     Expired,
 }
 
+/// What a strike was for (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StrikeKind {
+    /// Not confirmed before the deadline.
+    Expired,
+    /// The owner pressed Not me.
+    Denied,
+    /// Another connect while a prompt was pending.
+    Blocked,
+}
+
+impl StrikeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StrikeKind::Expired => "expired",
+            StrikeKind::Denied => "denied",
+            StrikeKind::Blocked => "blocked",
+        }
+    }
+}
+
+impl std::fmt::Display for StrikeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A strike to record against a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStrike {
+    pub caller_id: CallerId,
+    pub router: RouterName,
+    pub account: AccountName,
+    pub session_id: Option<SessionId>,
+    pub kind: StrikeKind,
+    pub at: DateTime<Utc>,
+}
+
 /// One audit record: who did what to which router, account, address or session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
@@ -229,6 +287,9 @@ pub struct AuditFilter {
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+
+    /// The connection pool, for the job queue that shares the database.
+    fn backend_pool(&self) -> BackendPool;
 
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -316,6 +377,28 @@ pub trait Store: Send + Sync + 'static {
         state: SessionState,
         limit: i64,
     ) -> Result<Vec<Session>, StoreError>;
+
+    /// Pending sessions whose deadline is before `before`, oldest deadline
+    /// first: the worker's sweep for expiry jobs that never ran.
+    async fn pending_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Session>, StoreError>;
+    /// Pending and confirmed sessions on one router, for the reconciler.
+    async fn open_sessions_of_router(
+        &self,
+        router: &RouterName,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    // Strikes.
+    async fn add_strike(&self, strike: &NewStrike) -> Result<(), StoreError>;
+    /// Strikes against the caller at or after `since`, on every router.
+    async fn count_strikes(
+        &self,
+        caller_id: &CallerId,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
 
     // Bans.
     async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError>;

@@ -226,6 +226,10 @@ macro_rules! impl_store {
                 $backend
             }
 
+            fn backend_pool(&self) -> $crate::storage::BackendPool {
+                $crate::storage::BackendPool::from(self.pool.clone())
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
@@ -522,6 +526,75 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn pending_due(
+                &self,
+                before: DateTime<Utc>,
+                limit: i64,
+            ) -> Result<Vec<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE state = 'pending' AND deadline < $1 \
+                     ORDER BY deadline LIMIT $2"
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(sql)
+                    .bind(ms(before))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn open_sessions_of_router(
+                &self,
+                router: &RouterName,
+            ) -> Result<Vec<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE router = $1 \
+                     AND state IN ('pending', 'confirmed') ORDER BY created_at"
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(sql)
+                    .bind(router.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn add_strike(
+                &self,
+                strike: &$crate::storage::NewStrike,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO strikes (caller_id, router, account, session_id, kind, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(strike.caller_id.to_string())
+                .bind(strike.router.as_str())
+                .bind(strike.account.as_str())
+                .bind(strike.session_id.map(|id| id.to_string()))
+                .bind(strike.kind.as_str())
+                .bind(ms(strike.at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn count_strikes(
+                &self,
+                caller_id: &$crate::domain::CallerId,
+                since: DateTime<Utc>,
+            ) -> Result<i64, StoreError> {
+                let (n,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM strikes WHERE caller_id = $1 AND at >= $2")
+                        .bind(caller_id.to_string())
+                        .bind(ms(since))
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(n)
             }
 
             async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError> {

@@ -122,6 +122,22 @@ pub fn alert_denied(s: &Session, by: i64, banned_until: Option<DateTime<Utc>>) -
     )
 }
 
+/// A caller banned by the strike policy (SPEC §5).
+pub fn alert_banned(caller: &str, strikes: i64, window: &str, until: DateTime<Utc>) -> String {
+    format!(
+        "⛔ {caller} was banned until {}: {strikes} unconfirmed or refused connects within {window}. Its sessions were disconnected.",
+        time(until)
+    )
+}
+
+/// A PPPoE caller (a MAC address) cannot be banned on the ban list, so the
+/// account it uses is locked instead.
+pub fn alert_locked(router: &str, account: &str, caller: &str, strikes: i64) -> String {
+    format!(
+        "🔒 {account} on {router} was locked: {strikes} unconfirmed or refused connects from {caller}. Unlock it when the owner has checked."
+    )
+}
+
 pub fn alert_unenrolled(router: &str, account: &str, caller: &str) -> String {
     format!(
         "ℹ️ {account} on {router} connected from {caller}, but nobody can confirm for this account, so it was disconnected. Enroll its owner with: tgate accounts invite {router} {account}"

@@ -105,6 +105,7 @@ fn ppp_and_identity_commands() {
     let both = PppMatch {
         name: Some("alice".parse().unwrap()),
         address: Some("10.10.0.5".parse().unwrap()),
+        caller_id: None,
     };
     assert_eq!(
         Command::RemovePppActive(both).render().unwrap(),
@@ -113,10 +114,27 @@ fn ppp_and_identity_commands() {
     let v6 = PppMatch {
         name: None,
         address: Some("2001:db8::9".parse().unwrap()),
+        caller_id: None,
     };
     assert_eq!(
         Command::RemovePppActive(v6).render().unwrap(),
         r#"/ppp active remove [find address="2001:db8::9"]"#
+    );
+    let caller = PppMatch {
+        caller_id: Some("203.0.113.7".parse().unwrap()),
+        ..PppMatch::default()
+    };
+    assert_eq!(
+        Command::RemovePppActive(caller).render().unwrap(),
+        r#"/ppp active remove [find caller-id="203.0.113.7"]"#
+    );
+    let mac = PppMatch {
+        caller_id: Some("bc:24:11:81:b1:47".parse().unwrap()),
+        ..PppMatch::default()
+    };
+    assert_eq!(
+        Command::RemovePppActive(mac).render().unwrap(),
+        r#"/ppp active remove [find caller-id="BC:24:11:81:B1:47"]"#
     );
     assert!(matches!(
         Command::RemovePppActive(PppMatch::default()).render(),
@@ -235,6 +253,7 @@ fn no_value_can_break_out_of_a_command() {
             commands.push(Command::RemovePppActive(PppMatch {
                 name: Some(name),
                 address: Some("fe80::1".parse().unwrap()),
+                caller_id: None,
             }));
         }
         for command in commands {

@@ -1,0 +1,304 @@
+//! The reconciler (SPEC §6): brings one router's address lists in line with
+//! the database, which is the truth. A reboot drops dynamic entries (bans,
+//! timed permits, sandbox holds), someone removes an entry by hand, a down
+//! event is lost: each pass repairs what it finds and audits every repair.
+//!
+//! Only entries tgate owns are ever removed: those whose comment starts with
+//! `tgate:`. An operator's own entries are left alone, even on tgate's lists.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use tracing::info;
+
+use super::{Gate, GateError, RouterHandle, tag};
+use crate::domain::{AddressListName, Comment, RouterName, SessionState, Transition};
+use crate::router::{ListedEntry, NewEntry, RouterError};
+use crate::storage::{AuditEntry, Session};
+use crate::telegram::messages::Outcome;
+
+/// The actor of every repair.
+const RECONCILER: &str = "tgate:reconciler";
+
+/// What one pass changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Entries put back.
+    pub added: usize,
+    /// tgate entries nothing justified.
+    pub removed: usize,
+    /// Confirmed sessions whose PPP session was gone.
+    pub closed: usize,
+    /// Pending sessions whose PPP session was gone.
+    pub expired: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error(transparent)]
+    Router(#[from] RouterError),
+}
+
+impl From<crate::storage::StoreError> for ReconcileError {
+    fn from(e: crate::storage::StoreError) -> Self {
+        ReconcileError::Gate(e.into())
+    }
+}
+
+/// An entry the database says should be on a list.
+struct Wanted {
+    address: IpNet,
+    timeout: Option<Duration>,
+    comment: Comment,
+}
+
+impl Gate {
+    /// One reconciliation pass over `router`.
+    pub async fn reconcile(&self, router: &RouterName) -> Result<ReconcileReport, ReconcileError> {
+        let handle = self.router(router)?;
+        let gw = &handle.gateway;
+        let mut report = ReconcileReport::default();
+
+        // Read the router first. A PPP session is in /ppp active before its
+        // up event is sent, so a session created before this read and
+        // missing from it is gone; one created after may just be new.
+        let read_at = Utc::now();
+        let active = gw.active_sessions().await?;
+        let sandbox = gw.list_addresses(&handle.config.sandbox_list).await?;
+        let permit = gw.list_addresses(&handle.config.permit_list).await?;
+        let banned = gw.list_addresses(&handle.config.ban_list).await?;
+        let now = Utc::now();
+        let sessions = self.store().open_sessions_of_router(router).await?;
+        let bans = self.store().active_bans(now).await?;
+
+        let live: HashSet<(String, std::net::IpAddr)> = active
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.address?)))
+            .collect();
+        let mut open = Vec::new();
+        for s in sessions {
+            let seen = live.contains(&(s.account.to_string(), s.remote_address))
+                || s.created_at >= read_at;
+            if seen {
+                open.push(s);
+            } else if self.settle_gone(&s).await? {
+                match s.state {
+                    SessionState::Pending => report.expired += 1,
+                    _ => report.closed += 1,
+                }
+            }
+        }
+
+        let policy = &self.config().policy;
+        let left = |until: DateTime<Utc>| (until - now).to_std().ok().filter(|d| !d.is_zero());
+        let wanted_bans = bans
+            .iter()
+            .filter_map(|b| {
+                Some(Wanted {
+                    address: b.network,
+                    timeout: Some(left(b.until)?),
+                    comment: format!("tgate:ban {}", b.id)
+                        .parse()
+                        .expect("a number fits the comment alphabet"),
+                })
+            })
+            .collect();
+        let wanted_permits = open
+            .iter()
+            .filter(|s| s.state == SessionState::Confirmed)
+            .filter_map(|s| {
+                let timeout = match policy.max_session {
+                    None => None,
+                    Some(max) => {
+                        let since = s.decided_at.unwrap_or(s.created_at);
+                        Some(left(since + chrono::Duration::from_std(max).ok()?)?)
+                    }
+                };
+                Some(Wanted {
+                    address: IpNet::from(s.remote_address),
+                    timeout,
+                    comment: tag("permit", s.id),
+                })
+            })
+            .collect();
+        let grace = chrono::Duration::from_std(policy.sandbox_grace).unwrap_or_default();
+        let wanted_sandbox = open
+            .iter()
+            .filter(|s| s.state == SessionState::Pending)
+            .filter_map(|s| {
+                Some(Wanted {
+                    address: IpNet::from(s.remote_address),
+                    timeout: Some(left(s.deadline + grace)?),
+                    comment: tag("sandbox", s.id),
+                })
+            })
+            .collect();
+
+        // Sandbox entries only hold a client back, so one is kept while its
+        // address is still connected: its up event may be on its way.
+        let connected: HashSet<IpNet> = active
+            .iter()
+            .filter_map(|s| s.address.map(IpNet::from))
+            .collect();
+        let lists = [
+            (&handle.config.ban_list, banned, wanted_bans, HashSet::new()),
+            (
+                &handle.config.permit_list,
+                permit,
+                wanted_permits,
+                HashSet::new(),
+            ),
+            (
+                &handle.config.sandbox_list,
+                sandbox,
+                wanted_sandbox,
+                connected,
+            ),
+        ];
+        for (list, present, wanted, keep) in lists {
+            self.repair_list(handle, list, present, wanted, &keep, &mut report)
+                .await;
+        }
+        if report != ReconcileReport::default() {
+            info!(router = %router, ?report, "router reconciled");
+        }
+        Ok(report)
+    }
+
+    /// A session whose PPP session is no longer on the router: its down
+    /// event was lost. Confirmed sessions are closed; pending ones expire
+    /// (without a strike: the client hung up, it did not fail to answer).
+    /// True when this call decided it.
+    async fn settle_gone(&self, s: &Session) -> Result<bool, GateError> {
+        let (transition, outcome) = match s.state {
+            SessionState::Pending => (Transition::Expire, Outcome::Expired),
+            _ => (Transition::Close, Outcome::Disconnected),
+        };
+        let Some(won) = self
+            .store()
+            .transition(s.id, transition, Utc::now(), RECONCILER)
+            .await?
+        else {
+            return Ok(false);
+        };
+        self.audit_quietly(
+            AuditEntry::new(RECONCILER, format!("reconcile.{}", won.state))
+                .router(&won.router)
+                .account(&won.account)
+                .address(won.caller_id)
+                .session(won.id)
+                .detail(serde_json::json!({ "was": s.state, "why": "not in /ppp active" })),
+        )
+        .await;
+        if s.state == SessionState::Pending {
+            self.spawn_edit(&won, outcome);
+        }
+        Ok(true)
+    }
+
+    /// Adds what is wanted and missing; removes tgate's entries that nothing
+    /// wants (unless their address is in `keep`).
+    async fn repair_list(
+        &self,
+        router: &RouterHandle,
+        list: &AddressListName,
+        present: Vec<ListedEntry>,
+        wanted: Vec<Wanted>,
+        keep: &HashSet<IpNet>,
+        report: &mut ReconcileReport,
+    ) {
+        let mut on_router: HashMap<IpNet, Vec<&ListedEntry>> = HashMap::new();
+        for e in present.iter().filter(|e| !e.disabled) {
+            on_router.entry(e.address.trunc()).or_default().push(e);
+        }
+        let wanted_addresses: HashSet<IpNet> = wanted.iter().map(|w| w.address.trunc()).collect();
+        for w in wanted {
+            if on_router.contains_key(&w.address.trunc()) {
+                continue;
+            }
+            let entry = NewEntry {
+                list: list.clone(),
+                address: w.address,
+                timeout: w.timeout,
+                comment: Some(w.comment),
+            };
+            match router.gateway.add_address(&entry).await {
+                Ok(_) => {
+                    report.added += 1;
+                    self.audit_repair(router, "reconcile.add", list, w.address, &entry.comment)
+                        .await;
+                }
+                Err(e) => self.audit_failure(router, list, w.address, &e).await,
+            }
+        }
+        for (address, entries) in on_router {
+            let ours = entries.iter().all(|e| is_ours(e));
+            if !ours || wanted_addresses.contains(&address) || keep.contains(&address) {
+                continue;
+            }
+            match router.gateway.remove_address(list, address).await {
+                Ok(()) => {
+                    report.removed += 1;
+                    let comment = entries.first().and_then(|e| e.comment.clone());
+                    self.audit_quietly(
+                        AuditEntry::new(RECONCILER, "reconcile.remove")
+                            .router(&router.config.name)
+                            .address(address)
+                            .detail(
+                                serde_json::json!({ "list": list.as_str(), "comment": comment }),
+                            ),
+                    )
+                    .await;
+                }
+                Err(e) => self.audit_failure(router, list, address, &e).await,
+            }
+        }
+    }
+
+    async fn audit_repair(
+        &self,
+        router: &RouterHandle,
+        action: &str,
+        list: &AddressListName,
+        address: IpNet,
+        comment: &Option<Comment>,
+    ) {
+        self.audit_quietly(
+            AuditEntry::new(RECONCILER, action)
+                .router(&router.config.name)
+                .address(address)
+                .detail(serde_json::json!({
+                    "list": list.as_str(),
+                    "comment": comment.as_ref().map(|c| c.as_str()),
+                })),
+        )
+        .await;
+    }
+
+    async fn audit_failure(
+        &self,
+        router: &RouterHandle,
+        list: &AddressListName,
+        address: IpNet,
+        err: &RouterError,
+    ) {
+        self.audit_quietly(
+            AuditEntry::new(RECONCILER, "reconcile.error")
+                .router(&router.config.name)
+                .address(address)
+                .detail(serde_json::json!({ "list": list.as_str(), "error": err.to_string() })),
+        )
+        .await;
+    }
+}
+
+/// Whether tgate wrote the entry: its comment starts with `tgate:`.
+fn is_ours(e: &ListedEntry) -> bool {
+    e.comment
+        .as_deref()
+        .is_some_and(|c| c.starts_with("tgate:"))
+}

@@ -1,0 +1,141 @@
+//! The expiry job queue: apalis storage in tgate's own database (apalis-sqlite
+//! on SQLite, apalis-postgres on PostgreSQL), so a job is as durable as the
+//! session it expires and any worker replica can run it.
+//!
+//! apalis keeps a job's due time in whole seconds, which alone would make
+//! expiry up to a second late or early. So a job is made due a little
+//! before the deadline ([`LEAD`]), fetched by the worker's frequent poll, and
+//! then timed in process to the deadline's millisecond.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tgate_core::domain::SessionId;
+use tgate_core::gate::ExpiryScheduler;
+use tgate_core::storage::{BackendPool, Store};
+
+/// Expire this session at this deadline (Unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryJob {
+    pub session: SessionId,
+    pub deadline_ms: i64,
+}
+
+impl ExpiryJob {
+    pub fn deadline(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.deadline_ms).unwrap_or_default()
+    }
+}
+
+/// The queue's name in apalis's tables.
+pub(crate) const QUEUE: &str = "tgate::expiry";
+/// How long before its deadline a job becomes due.
+pub(crate) const LEAD: Duration = Duration::from_secs(2);
+/// How often a worker asks for due jobs. Anything under [`LEAD`] keeps
+/// expiry on time; shorter only costs queries.
+pub(crate) const POLL: Duration = Duration::from_millis(250);
+/// A job whose worker stopped sending heartbeats for twice this long is
+/// handed to another worker.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Tries of a job whose run failed (a database error); the expiry itself is
+/// idempotent, so a repeat is harmless.
+const MAX_ATTEMPTS: usize = 5;
+
+/// The job queue over the database a store uses.
+#[derive(Clone)]
+pub enum JobQueue {
+    Sqlite(SqliteStorage<ExpiryJob>),
+    Postgres(PostgresStorage<ExpiryJob>),
+}
+
+impl JobQueue {
+    /// The queue in the store's database, its tables created or migrated.
+    pub async fn open(store: &Arc<dyn Store>) -> anyhow::Result<JobQueue> {
+        match store.backend_pool() {
+            BackendPool::Sqlite(pool) => {
+                // apalis's setup() would also turn off fsync for the shared
+                // pool; only its migrations are wanted. They share sqlx's
+                // table with tgate's, so each side ignores the other's rows.
+                let mut migrator = SqliteStorage::migrations();
+                migrator.set_ignore_missing(true);
+                migrator
+                    .run(&pool)
+                    .await
+                    .context("job queue migrations (SQLite)")?;
+                let config = apalis_sqlite::Config::default()
+                    .queue(QUEUE)
+                    .batch_size(64)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(2);
+                Ok(JobQueue::Sqlite(
+                    SqliteStorage::new(&pool).with_config(config),
+                ))
+            }
+            BackendPool::Postgres(pool) => {
+                // apalis keeps its tables and migration history in its own
+                // `apalis` schema.
+                PostgresStorage::setup(&pool)
+                    .await
+                    .context("job queue migrations (PostgreSQL)")?;
+                let config = apalis_postgres::Config::default()
+                    .queue(QUEUE)
+                    .batch_size(64)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(2);
+                Ok(JobQueue::Postgres(
+                    PostgresStorage::new(&pool).with_config(config),
+                ))
+            }
+        }
+    }
+
+    /// Queues the expiry of `session` at `deadline`. Pushing the same session
+    /// twice queues one job.
+    pub async fn push(&self, session: SessionId, deadline: DateTime<Utc>) -> anyhow::Result<()> {
+        let job = ExpiryJob {
+            session,
+            deadline_ms: deadline.timestamp_millis(),
+        };
+        let due = deadline - chrono::Duration::from_std(LEAD).unwrap_or_default();
+        let task = TaskBuilder::new(job)
+            .run_at_timestamp(u64::try_from(due.timestamp()).unwrap_or_default())
+            .idempotency_key(session.to_string())
+            .max_attempts(MAX_ATTEMPTS)
+            .build();
+        match self {
+            JobQueue::Sqlite(s) => s.clone().push_task(task).await.context("queue expiry")?,
+            JobQueue::Postgres(s) => s.clone().push_task(task).await.context("queue expiry")?,
+        }
+        Ok(())
+    }
+}
+
+/// The gate's [`ExpiryScheduler`]: every pending session gets a job.
+pub struct QueueScheduler {
+    queue: JobQueue,
+}
+
+impl QueueScheduler {
+    pub fn new(queue: JobQueue) -> Self {
+        QueueScheduler { queue }
+    }
+}
+
+#[async_trait::async_trait]
+impl ExpiryScheduler for QueueScheduler {
+    async fn schedule(&self, id: SessionId, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.queue.push(id, at).await
+    }
+}
+
+/// The scheduler a process that creates sessions (the API) hands to
+/// `Gate::with_scheduler`; the jobs land in the store's database.
+pub async fn scheduler(store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn ExpiryScheduler>> {
+    Ok(Arc::new(QueueScheduler::new(JobQueue::open(store).await?)))
+}

@@ -1,0 +1,125 @@
+//! The reconciler against the simulated router: entries a reboot or a hand
+//! dropped come back, entries nothing justifies go, an operator's own
+//! entries are never touched, and lost down events are settled.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, OWNER, eventually, office};
+use tgate_core::domain::SessionState;
+use tgate_core::storage::AuditFilter;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reconciler_repairs_drift_and_leaves_foreign_entries_alone() {
+    let h = Harness::new(r#"confirm_timeout = "1h""#, "").await;
+    // alice is confirmed (permit), bob waits (sandbox), mallory was refused
+    // with Not me (ban).
+    for a in ["alice", "bob", "mallory"] {
+        h.enroll(a).await;
+    }
+    let alice = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+    h.gate.confirm(alice.id, OWNER).await.unwrap();
+    let bob = h.pending("bob", "203.0.113.8", "10.10.0.6").await;
+    let mallory = h.pending("mallory", "198.51.100.9", "10.10.0.7").await;
+    h.gate.deny(mallory.id, OWNER).await.unwrap();
+    assert!(h.listed("tgate-ban", "198.51.100.9").is_some());
+    assert!(h.listed("tgate-permit", "10.10.0.5").is_some());
+
+    // Drift: a permit and a sandbox entry removed by hand, a ban entry lost,
+    // a stale tgate entry, and an operator's own entries.
+    h.sim.remove_entry("tgate-permit", "10.10.0.5");
+    h.sim.remove_entry("tgate-sandbox", "10.10.0.6");
+    h.sim.remove_entry("tgate-ban", "198.51.100.9");
+    h.sim.add_entry(
+        "tgate-permit",
+        "10.99.0.2",
+        None,
+        Some("tgate:permit 0190a0e0-0000-7000-8000-000000000000"),
+    );
+    h.sim
+        .add_entry("tgate-permit", "10.99.0.1", None, Some("office printer"));
+    h.sim.add_entry("tgate-ban", "192.0.2.99", None, None);
+
+    let report = h.gate.reconcile(&office()).await.unwrap();
+    assert_eq!((report.added, report.removed), (3, 1), "{report:?}");
+    let permit = h.listed("tgate-permit", "10.10.0.5").unwrap();
+    assert_eq!(
+        permit.comment.as_deref(),
+        Some(&*format!("tgate:permit {}", alice.id))
+    );
+    let sandbox = h.listed("tgate-sandbox", "10.10.0.6").unwrap();
+    assert!(sandbox.timeout.is_some());
+    let ban = h.listed("tgate-ban", "198.51.100.9").unwrap();
+    let left = ban.timeout.unwrap();
+    assert!(
+        left > Duration::from_secs(3000) && left <= Duration::from_secs(3600),
+        "{ban:?}"
+    );
+    assert!(
+        h.listed("tgate-permit", "10.99.0.2").is_none(),
+        "stale tgate entry removed"
+    );
+    assert!(
+        h.listed("tgate-permit", "10.99.0.1").is_some(),
+        "foreign entry kept"
+    );
+    assert!(
+        h.listed("tgate-ban", "192.0.2.99").is_some(),
+        "foreign entry kept"
+    );
+
+    // A second pass has nothing to do.
+    let again = h.gate.reconcile(&office()).await.unwrap();
+    assert_eq!(again, Default::default());
+
+    // A reboot: dynamic entries and PPP sessions vanish. The ban comes back;
+    // the sessions whose PPP sessions are gone are settled, and nothing
+    // stays permitted for them.
+    h.sim.reboot();
+    assert!(h.listed("tgate-ban", "198.51.100.9").is_none());
+    let report = h.gate.reconcile(&office()).await.unwrap();
+    assert!(h.listed("tgate-ban", "198.51.100.9").is_some());
+    assert_eq!((report.closed, report.expired), (1, 1), "{report:?}");
+    assert_eq!(h.state(&alice).await, SessionState::Closed);
+    assert_eq!(h.state(&bob).await, SessionState::Expired);
+    assert!(h.listed("tgate-permit", "10.10.0.5").is_none());
+    assert!(
+        h.listed("tgate-permit", "10.99.0.1").is_some(),
+        "foreign entry kept"
+    );
+
+    let repairs = h
+        .store()
+        .audit_log(&AuditFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let count = |action: &str| repairs.iter().filter(|r| r.action == action).count();
+    assert_eq!(count("reconcile.add"), 4);
+    assert_eq!(count("reconcile.remove"), 2);
+    assert_eq!(count("reconcile.closed"), 1);
+    assert_eq!(count("reconcile.expired"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_reconciles_at_start_and_on_its_interval() {
+    let mut h = Harness::new(r#"confirm_timeout = "1h""#, r#"reconcile_interval = "1s""#).await;
+    h.enroll("alice").await;
+    let alice = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+    h.gate.confirm(alice.id, OWNER).await.unwrap();
+    h.sim.remove_entry("tgate-permit", "10.10.0.5");
+    h.start_worker();
+    eventually("the permit is back", || async {
+        h.listed("tgate-permit", "10.10.0.5").is_some()
+    })
+    .await;
+    h.sim.remove_entry("tgate-permit", "10.10.0.5");
+    eventually("the permit is back again", || async {
+        h.listed("tgate-permit", "10.10.0.5").is_some()
+    })
+    .await;
+    h.stop_worker().await;
+}
