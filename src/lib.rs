@@ -1,6 +1,6 @@
-//! How the parts are put together: [`serve`] runs the API and the watcher
-//! (and, next, the worker) in one process on one configuration, which is how a
-//! small installation runs and what the end-to-end tests start. The `tgate`
+//! How the parts are put together: [`serve`] runs the API, the watcher and
+//! the worker in one process on one configuration, which is how a small
+//! installation runs and what the end-to-end tests start. The `tgate`
 //! binary only parses arguments and calls in here.
 
 use std::net::SocketAddr;
@@ -9,12 +9,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use secrecy::SecretString;
 use tgate_core::config::Config;
-use tgate_core::gate::{Gate, ssh_gateways};
+use tgate_core::domain::RouterName;
+use tgate_core::gate::{ExpiryScheduler, Gate, ssh_gateways};
+use tgate_core::router::Gateway;
 use tgate_core::storage::Store;
 use tgate_core::telegram::Notifier;
 use tgate_core::telegram::callback::CallbackSigner;
+use tgate_worker::RetryingGateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+/// One router client per configured router.
+pub type Gateways = std::collections::HashMap<RouterName, Arc<dyn Gateway>>;
 
 /// A shutdown signal many tasks can wait for.
 #[derive(Clone)]
@@ -77,24 +83,76 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// The gate for this configuration: store, routers over SSH, Telegram.
-pub fn gate(config: Arc<Config>, store: Arc<dyn Store>) -> anyhow::Result<Arc<Gate>> {
-    let mut gate = Gate::new(store, config.clone(), ssh_gateways(&config));
-    if let Some(bot) = bot(&config)? {
-        let key = config
-            .telegram
-            .callback_key
-            .clone()
-            .context("telegram.callback_key is required with a bot token")?;
-        gate = gate.with_telegram(Arc::new(Notifier::new(
-            bot,
-            CallbackSigner::new(key),
-            config.telegram.admins.clone(),
-        )));
-    } else {
+/// The Bot API client for prompts, notes and alerts, if there is a bot token.
+pub fn notifier(config: &Config) -> anyhow::Result<Option<Arc<Notifier>>> {
+    let Some(bot) = bot(config)? else {
         tracing::warn!("no telegram.token: prompts are not sent; sessions wait sandboxed");
+        return Ok(None);
+    };
+    let key = config
+        .telegram
+        .callback_key
+        .clone()
+        .context("telegram.callback_key is required with a bot token")?;
+    Ok(Some(Arc::new(Notifier::new(
+        bot,
+        CallbackSigner::new(key),
+        config.telegram.admins.clone(),
+    ))))
+}
+
+/// A gate over the given router clients, with Telegram when configured and
+/// an expiry scheduler for the process that accepts connects.
+pub fn gate(
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    gateways: Gateways,
+    notifier: Option<Arc<Notifier>>,
+    scheduler: Option<Arc<dyn ExpiryScheduler>>,
+) -> Arc<Gate> {
+    let mut gate = Gate::new(store, config, gateways);
+    if let Some(n) = notifier {
+        gate = gate.with_telegram(n);
     }
-    Ok(Arc::new(gate))
+    if let Some(s) = scheduler {
+        gate = gate.with_scheduler(s);
+    }
+    Arc::new(gate)
+}
+
+/// Router clients for the worker: the same SSH sessions, retried on failures
+/// that may pass, since a job has time the API's caller does not.
+pub fn retrying(gateways: &Gateways, store: &Arc<dyn Store>) -> Gateways {
+    gateways
+        .iter()
+        .map(|(name, gw)| {
+            let gw: Arc<dyn Gateway> = Arc::new(RetryingGateway::new(gw.clone(), store.clone()));
+            (name.clone(), gw)
+        })
+        .collect()
+}
+
+/// The API's gate: plain router clients, expiry jobs queued in the database.
+pub async fn api_gate(config: Arc<Config>, store: Arc<dyn Store>) -> anyhow::Result<Arc<Gate>> {
+    let scheduler = tgate_worker::scheduler(&store).await?;
+    Ok(gate(
+        config.clone(),
+        store,
+        ssh_gateways(&config),
+        notifier(&config)?,
+        Some(scheduler),
+    ))
+}
+
+/// Runs only the worker until `shutdown`.
+pub async fn run_worker(
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let gateways = retrying(&ssh_gateways(&config), &store);
+    let gate = gate(config.clone(), store, gateways, notifier(&config)?, None);
+    tgate_worker::run(gate, &config, shutdown.wait()).await
 }
 
 /// The address the watcher reaches the API on, from the one it listens on.
@@ -107,8 +165,9 @@ fn local_url(addr: SocketAddr) -> String {
     format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
-/// Runs everything in this process until `shutdown`; returns when the first
-/// part stops (and says which).
+/// Runs everything in this process until `shutdown`: the API, the watcher
+/// and the worker, sharing one database pool, one SSH session per router and
+/// one Bot API client. Returns when the first part stops (and says which).
 pub async fn serve(
     mut config: Config,
     listener: TcpListener,
@@ -117,9 +176,25 @@ pub async fn serve(
     fill_generated_secrets(&mut config);
     let config = Arc::new(config);
     let store = open_store(&config).await?;
-    let gate = gate(config.clone(), store)?;
+    let ssh = ssh_gateways(&config);
+    let notifier = notifier(&config)?;
+    let scheduler = tgate_worker::scheduler(&store).await?;
+    let api_gate = gate(
+        config.clone(),
+        store.clone(),
+        ssh.clone(),
+        notifier.clone(),
+        Some(scheduler),
+    );
+    let worker_gate = gate(
+        config.clone(),
+        store.clone(),
+        retrying(&ssh, &store),
+        notifier,
+        None,
+    );
     let api_url = local_url(listener.local_addr()?);
-    let state = tgate_api::ApiState::new(gate).await?;
+    let state = tgate_api::ApiState::new(api_gate).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         routers = config.routers.len(),
@@ -127,6 +202,10 @@ pub async fn serve(
         "tgate serving"
     );
     let api = tokio::spawn(tgate_api::serve(listener, state, shutdown.clone().wait()));
+    let worker = {
+        let (config, shutdown) = (config.clone(), shutdown.clone());
+        tokio::spawn(async move { tgate_worker::run(worker_gate, &config, shutdown.wait()).await })
+    };
     let watcher = match bot(&config)? {
         Some(bot) => {
             let watcher_config = tgate_watcher::WatcherConfig {
@@ -151,6 +230,10 @@ pub async fn serve(
         done = watcher => {
             done.context("watcher task")?.context("watcher")?;
             tracing::info!("watcher stopped");
+        }
+        done = worker => {
+            done.context("worker task")?.context("worker")?;
+            tracing::info!("worker stopped");
         }
     }
     Ok(())

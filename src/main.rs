@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything in one process: the HTTP API and the Telegram watcher
+    /// Run everything in one process: the HTTP API, the Telegram watcher and the worker
     Serve,
     /// Run only the HTTP API (several replicas may share a PostgreSQL database)
     Api,
@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         api_url: String,
     },
+    /// Run only the worker: expiry at the deadline, the reconciler (replicas allowed)
+    Worker,
     /// Check the configuration and list every problem with its key
     CheckConfig,
     /// VPN accounts and their owners
@@ -109,10 +111,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let listener = bind(&config).await?;
             let config = Arc::new(config);
             let store = tgate::open_store(&config).await?;
-            let state = tgate_api::ApiState::new(tgate::gate(config, store)?).await?;
+            let state = tgate_api::ApiState::new(tgate::api_gate(config, store).await?).await?;
             tracing::info!(listen = %listener.local_addr()?, "tgate api serving");
             tgate_api::serve(listener, state, on_signal().wait()).await?;
             Ok(())
+        }
+        Command::Worker => {
+            let config = Arc::new(config);
+            let store = tgate::open_store(&config).await?;
+            tracing::info!(routers = config.routers.len(), "tgate worker running");
+            tgate::run_worker(config, store, on_signal()).await
         }
         Command::Watcher { api_url } => {
             let bot = tgate::bot(&config)?.context("telegram.token is required")?;

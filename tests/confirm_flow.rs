@@ -287,3 +287,77 @@ async fn a_second_connect_while_pending_is_blocked_with_one_note() {
         .collect();
     assert_eq!(active, [common::ip("10.10.0.5")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_past_the_deadline_disconnects_and_says_so() {
+    let sys = System::start_with("confirm_timeout = \"2s\"").await;
+    let alice = owner();
+    sys.enroll("alice", &alice).await;
+    let (status, body) = sys.connect("alice", "203.0.113.7", "10.10.0.5").await;
+    assert_eq!(status, 202);
+    let prompt = sys.prompt(alice.id).await;
+
+    // Nobody answers; nothing else happens but waiting.
+    let edited = sys
+        .tg
+        .wait_for(alice.id, PATIENCE, |m| {
+            m.message_id == prompt.message_id && m.edited
+        })
+        .await
+        .expect("the prompt says it timed out");
+    assert!(
+        edited.text.contains("⌛ Not confirmed in time"),
+        "{}",
+        edited.text
+    );
+    assert!(edited.buttons.is_empty());
+    sys.eventually("client disconnected", || {
+        sys.router.active_sessions().is_empty()
+    })
+    .await;
+    sys.eventually("sandbox entry dropped", || sys.list(SANDBOX).is_empty())
+        .await;
+    assert!(sys.list(PERMIT).is_empty());
+    assert_eq!(
+        sys.session(&body["session"]).await.state,
+        SessionState::Expired
+    );
+
+    // A late press changes nothing.
+    let press = sys.tg.user_presses(
+        &alice,
+        alice.id,
+        prompt.message_id,
+        prompt.buttons[0][0].callback_data.as_ref().unwrap(),
+    );
+    let toast = sys.tg.wait_for_answer(&press, PATIENCE).await.unwrap();
+    assert_eq!(toast.text.as_deref(), Some("Expired"));
+    assert!(sys.list(PERMIT).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_who_keep_connecting_unconfirmed_are_banned() {
+    let sys = System::start_with("confirm_timeout = \"1s\"\nmax_strikes = 2").await;
+    let alice = owner();
+    sys.enroll("alice", &alice).await;
+    for tunnel in ["10.10.0.5", "10.10.0.6"] {
+        let (status, body) = sys.connect("alice", "198.51.100.23", tunnel).await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["session"].clone();
+        let until = tokio::time::Instant::now() + PATIENCE;
+        while sys.session(&id).await.state == SessionState::Pending {
+            assert!(tokio::time::Instant::now() < until, "not expired");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    sys.eventually("caller banned on the router", || {
+        sys.list(BAN) == ["198.51.100.23"]
+    })
+    .await;
+    let (status, body) = sys.connect("alice", "198.51.100.23", "10.10.0.7").await;
+    assert_eq!((status, body["state"].as_str()), (403, Some("banned")));
+    sys.tg
+        .wait_for(ADMIN, PATIENCE, |m| m.text.contains("198.51.100.23"))
+        .await
+        .expect("admins told of the ban");
+}

@@ -166,11 +166,14 @@ async fn of_fifty_racing_decisions_exactly_one_wins() {
     let db = db().await;
     let s = pending("alice", "10.10.0.5", "203.0.113.7");
     db.store.insert_pending(&s).await.unwrap();
+    // Confirm, expire and close, as the watcher, the worker and a down event
+    // would send them at once; deny and fail for good measure.
     let kinds = [
         Transition::Confirm,
         Transition::Expire,
         Transition::Close,
         Transition::Deny,
+        Transition::Fail,
     ];
 
     let barrier = Arc::new(tokio::sync::Barrier::new(50));
@@ -195,12 +198,32 @@ async fn of_fifty_racing_decisions_exactly_one_wins() {
             winners.push(w);
         }
     }
-    assert_eq!(winners.len(), 1, "winners: {winners:?}");
-    let (i, t, row) = &winners[0];
+    // Exactly one racer takes the session out of `pending`. The state machine
+    // lets a confirmed session be closed afterwards, so a close may follow a
+    // confirm, and nothing else may follow anything.
+    // The decision is the winner the row names as its decider; winners are
+    // listed in spawn order, not in the order they committed.
     let stored = db.store.session(s.id).await.unwrap().unwrap();
-    assert_eq!(stored.state, t.target());
-    assert_eq!(stored.decided_by, Some(format!("racer-{i}")));
-    assert_eq!(&stored, row);
+    let decider = stored.decided_by.clone().expect("decided");
+    let (decisions, rest): (Vec<_>, Vec<_>) = winners
+        .iter()
+        .cloned()
+        .partition(|(i, _, _)| format!("racer-{i}") == decider);
+    assert_eq!(decisions.len(), 1, "{winners:?}");
+    let (_, t, _) = &decisions[0];
+    match rest.as_slice() {
+        [] => assert_eq!(stored.state, t.target()),
+        [(_, Transition::Close, closed)] => {
+            assert_eq!(
+                *t,
+                Transition::Confirm,
+                "only a confirmed session may be closed after: {winners:?}"
+            );
+            assert_eq!(stored.state, SessionState::Closed);
+            assert_eq!(&stored, closed);
+        }
+        _ => panic!("more than one decision: {winners:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
