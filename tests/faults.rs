@@ -71,6 +71,7 @@ async fn fail_secure_keeps_the_client_waiting_when_telegram_is_down() {
                 session_id: Some(id),
                 action: Some("prompt.failed".into()),
                 limit: 5,
+                ..Default::default()
             };
             !store.audit_log(&filter).await.unwrap().is_empty()
         }

@@ -109,7 +109,7 @@ impl Gate {
         if let Some(ip) = ev.caller_id.ip() {
             let bans = store.active_bans(now).await?;
             if let Some(ban) = ban_covering(&bans, ip) {
-                self.kick(router, &ev.account, ev.remote_address, None)
+                self.kick_client(router, &ev.account, ev.remote_address, None)
                     .await;
                 self.audit_refusal(&ev, "banned").await?;
                 return Ok(ConnectOutcome::Banned(ban.clone()));
@@ -127,7 +127,7 @@ impl Gate {
 
         let account = store.ensure_account(&ev.router, &ev.account).await?;
         if account.locked {
-            self.kick(router, &ev.account, ev.remote_address, None)
+            self.kick_client(router, &ev.account, ev.remote_address, None)
                 .await;
             self.audit_refusal(&ev, "locked").await?;
             return Ok(ConnectOutcome::Locked);
@@ -136,7 +136,7 @@ impl Gate {
         // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
         // the router named.
         let Some(chat) = account.owner_tg_id.or(router_chat) else {
-            self.kick(router, &ev.account, ev.remote_address, None)
+            self.kick_client(router, &ev.account, ev.remote_address, None)
                 .await;
             self.audit_refusal(&ev, "unenrolled").await?;
             let first_time = store
@@ -217,7 +217,7 @@ impl Gate {
                             .await?;
                         continue;
                     }
-                    self.kick(router, &ev.account, ev.remote_address, None)
+                    self.kick_client(router, &ev.account, ev.remote_address, None)
                         .await;
                     let same_caller = pending.caller_id == ev.caller_id;
                     store

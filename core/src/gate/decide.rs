@@ -11,8 +11,8 @@ use tracing::info;
 
 use super::{Gate, GateError, RouterHandle};
 use crate::domain::{CallerId, SessionId, SessionState, Transition, ban_length};
-use crate::router::{NewEntry, PppMatch, PppSession, RouterError};
-use crate::storage::{AuditEntry, Ban, NewBan, Session, StrikeKind};
+use crate::router::{PppMatch, PppSession, RouterError};
+use crate::storage::{AuditEntry, Ban, Session, StrikeKind};
 use crate::telegram::messages::{self, Outcome};
 
 /// What a button press came to.
@@ -134,7 +134,7 @@ impl Gate {
         )
         .await;
         let router = self.router(&won.router)?;
-        self.kick(router, &won.account, won.remote_address, Some(won.id))
+        self.kick_client(router, &won.account, won.remote_address, Some(won.id))
             .await;
         let ban = self
             .ban_caller(&won, "reported by the owner (Not me)", "owner", &actor)
@@ -165,7 +165,7 @@ impl Gate {
         )
         .await;
         let router = self.router(&won.router)?;
-        self.kick(router, &won.account, won.remote_address, Some(won.id))
+        self.kick_client(router, &won.account, won.remote_address, Some(won.id))
             .await;
         self.spawn_edit(&won, Outcome::Expired);
         self.record_strike(&won, StrikeKind::Expired).await;
@@ -237,41 +237,9 @@ impl Gate {
         let network = IpNet::from(ip);
         let previous = self.store().count_bans(network).await?;
         let length = ban_length(policy.ban_time, policy.ban_time_max, previous);
-        let now = Utc::now();
         let ban = self
-            .store()
-            .insert_ban(&NewBan {
-                network,
-                reason: reason.to_owned(),
-                source: source.to_owned(),
-                created_by: by.to_owned(),
-                created_at: now,
-                until: now + chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX),
-            })
+            .add_ban_row(network, length, reason, source, by, Some(s.id))
             .await?;
-        self.audit_quietly(AuditEntry::new(by, "ban.add").address(network).detail(
-            serde_json::json!({ "ban": ban.id, "reason": reason, "seconds": length.as_secs() }),
-        ))
-        .await;
-        for router in self.routers() {
-            let entry = NewEntry {
-                list: router.config.ban_list.clone(),
-                address: network,
-                timeout: Some(length),
-                comment: Some(
-                    format!("tgate:ban {}", ban.id)
-                        .parse()
-                        .expect("a number fits the comment alphabet"),
-                ),
-            };
-            self.apply(
-                router,
-                "ban add",
-                Some(s.id),
-                router.gateway.add_address(&entry),
-            )
-            .await;
-        }
         Ok(Some(ban))
     }
 }

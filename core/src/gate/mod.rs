@@ -22,6 +22,7 @@ use crate::router::{Gateway, NewEntry, PppMatch, RouterError};
 use crate::storage::{AuditEntry, Store, StoreError};
 use crate::telegram::Notifier;
 
+mod admin;
 mod connect;
 mod decide;
 mod disconnect;
@@ -29,6 +30,7 @@ mod reconcile;
 mod strikes;
 mod telegram;
 
+pub use admin::RouterHealth;
 pub use connect::{Connect, ConnectOutcome};
 pub use decide::PressOutcome;
 pub use disconnect::{Disconnect, DisconnectOutcome};
@@ -178,7 +180,7 @@ impl Gate {
     }
 
     /// Disconnects the PPP session and lets go of its sandbox entry.
-    async fn kick(
+    async fn kick_client(
         &self,
         router: &RouterHandle,
         account: &AccountName,

@@ -280,7 +280,24 @@ impl AuditEntry {
 pub struct AuditFilter {
     pub session_id: Option<String>,
     pub action: Option<String>,
+    pub actor: Option<String>,
+    pub account: Option<String>,
+    pub address: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Only records older than this id (the next page of a newest-first read).
+    pub before_id: Option<i64>,
     pub limit: i64,
+}
+
+/// Which sessions to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub state: Option<SessionState>,
+    pub router: Option<RouterName>,
+    pub account: Option<AccountName>,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 #[async_trait]
@@ -425,6 +442,20 @@ pub trait Store: Send + Sync + 'static {
         language: &str,
         at: DateTime<Utc>,
     ) -> Result<InviteUse, StoreError>;
+
+    // Listings for admins.
+    /// Bans, newest first; only those in force at `active_at` when given.
+    async fn list_bans(
+        &self,
+        active_at: Option<DateTime<Utc>>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Ban>, StoreError>;
+    async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
+    async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError>;
+    async fn list_accounts(&self, router: Option<&RouterName>) -> Result<Vec<Account>, StoreError>;
+    /// How many sessions are in each state (states with none are left out).
+    async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError>;
 
     // Audit.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;

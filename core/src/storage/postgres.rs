@@ -10,11 +10,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::sql::{
     AccountRow, AuditRow, BanRow, InviteRow, SessionRow, impl_store, is_unique_violation, ms,
-    session_columns,
+    parsed, session_columns,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, Invite, InviteUse, NewBan,
-    NewSession, Session, StoreError,
+    NewSession, Session, SessionFilter, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 

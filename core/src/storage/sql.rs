@@ -28,7 +28,11 @@ fn time(row: &str, ms: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(row.into(), format!("time {ms} out of range")))
 }
 
-fn parsed<T: std::str::FromStr>(row: &str, what: &str, text: &str) -> Result<T, StoreError> {
+pub(super) fn parsed<T: std::str::FromStr>(
+    row: &str,
+    what: &str,
+    text: &str,
+) -> Result<T, StoreError> {
     text.parse()
         .map_err(|_| StoreError::Corrupt(row.into(), format!("{what} {text:?}")))
 }
@@ -742,14 +746,98 @@ macro_rules! impl_store {
                     "SELECT id, at, actor, action, router, account, address, session_id, detail \
                      FROM audit \
                      WHERE ($1 IS NULL OR session_id = $1) AND ($2 IS NULL OR action = $2) \
-                     ORDER BY id DESC LIMIT $3",
+                     AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR account = $4) \
+                     AND ($5 IS NULL OR address = $5) AND ($6 IS NULL OR at >= $6) \
+                     AND ($7 IS NULL OR at < $7) AND ($8 IS NULL OR id < $8) \
+                     ORDER BY id DESC LIMIT $9",
                 )
                 .bind(&f.session_id)
                 .bind(&f.action)
+                .bind(&f.actor)
+                .bind(&f.account)
+                .bind(&f.address)
+                .bind(f.since.map(ms))
+                .bind(f.until.map(ms))
+                .bind(f.before_id)
                 .bind(if f.limit > 0 { f.limit } else { 100 })
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(AuditRecord::try_from).collect()
+            }
+
+            async fn list_bans(
+                &self,
+                active_at: Option<DateTime<Utc>>,
+                limit: i64,
+                offset: i64,
+            ) -> Result<Vec<Ban>, StoreError> {
+                let rows: Vec<BanRow> = sqlx::query_as(
+                    "SELECT id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by FROM bans \
+                     WHERE ($1 IS NULL OR (lifted_at IS NULL AND until > $1)) \
+                     ORDER BY id DESC LIMIT $2 OFFSET $3",
+                )
+                .bind(active_at.map(ms))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Ban::try_from).collect()
+            }
+
+            async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError> {
+                let row: Option<BanRow> = sqlx::query_as(
+                    "SELECT id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by FROM bans WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Ban::try_from).transpose()
+            }
+
+            async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<Session>, StoreError> {
+                let sql = concat!(
+                    "SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE ($1 IS NULL OR state = $1) \
+                     AND ($2 IS NULL OR router = $2) AND ($3 IS NULL OR account = $3) \
+                     ORDER BY created_at DESC LIMIT $4 OFFSET $5"
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(sql)
+                    .bind(f.state.map(|s| s.as_str()))
+                    .bind(f.router.as_ref().map(|r| r.as_str()))
+                    .bind(f.account.as_ref().map(|a| a.as_str()))
+                    .bind(if f.limit > 0 { f.limit } else { 100 })
+                    .bind(f.offset.max(0))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn list_accounts(
+                &self,
+                router: Option<&RouterName>,
+            ) -> Result<Vec<Account>, StoreError> {
+                let rows: Vec<AccountRow> = sqlx::query_as(
+                    "SELECT router, name, owner_tg_id, language, is_admin, locked, \
+                     unenrolled_alerted_at, created_at FROM accounts \
+                     WHERE ($1 IS NULL OR router = $1) ORDER BY router, name",
+                )
+                .bind(router.map(|r| r.as_str()))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Account::try_from).collect()
+            }
+
+            async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT state, COUNT(*) FROM sessions GROUP BY state ORDER BY state")
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map(|(state, n)| Ok((parsed("sessions", "state", &state)?, n)))
+                    .collect()
             }
         }
 

@@ -177,6 +177,7 @@ command_timeout = "3s"
                 session_id: Some(s.id.to_string()),
                 action: Some(action.into()),
                 limit: 100,
+                ..Default::default()
             })
             .await
             .unwrap()
