@@ -596,3 +596,179 @@ async fn bans_are_counted_per_network() {
         0
     );
 }
+
+#[tokio::test]
+async fn admins_list_sessions_accounts_bans_and_audit_with_filters() {
+    use tgate_core::storage::SessionFilter;
+    let db = db().await;
+    let a = pending("alice", "10.10.0.5", "203.0.113.7");
+    let b = pending("bob", "10.10.0.6", "203.0.113.8");
+    for s in [&a, &b] {
+        db.store.insert_pending(s).await.unwrap();
+        db.store
+            .ensure_account(&router(), &s.account)
+            .await
+            .unwrap();
+    }
+    db.store
+        .transition(b.id, Transition::Confirm, Utc::now(), "tg:1")
+        .await
+        .unwrap();
+
+    let all = db
+        .store
+        .list_sessions(&SessionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [b.id, a.id],
+        "newest first"
+    );
+    let pending_only = db
+        .store
+        .list_sessions(&SessionFilter {
+            state: Some(SessionState::Pending),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        pending_only.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [a.id]
+    );
+    let bobs = db
+        .store
+        .list_sessions(&SessionFilter {
+            account: Some("bob".parse().unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(bobs.len(), 1);
+    let paged = db
+        .store
+        .list_sessions(&SessionFilter {
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(paged.iter().map(|s| s.id).collect::<Vec<_>>(), [a.id]);
+    let mut counts = db.store.count_sessions_by_state().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(
+        counts,
+        [(SessionState::Confirmed, 1), (SessionState::Pending, 1)]
+    );
+
+    let names: Vec<_> = db
+        .store
+        .list_accounts(Some(&router()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name.to_string())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(
+        db.store
+            .list_accounts(Some(&"elsewhere".parse().unwrap()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let now = Utc::now();
+    let ban = |net: &str, until| NewBan {
+        network: net.parse().unwrap(),
+        reason: "r".into(),
+        source: "admin".into(),
+        created_by: "t".into(),
+        created_at: now,
+        until,
+    };
+    let live = db
+        .store
+        .insert_ban(&ban("198.51.100.0/24", now + Duration::hours(1)))
+        .await
+        .unwrap();
+    let over = db
+        .store
+        .insert_ban(&ban("192.0.2.1/32", now - Duration::hours(1)))
+        .await
+        .unwrap();
+    let active: Vec<_> = db
+        .store
+        .list_bans(Some(now), 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(active, [live.id]);
+    let every: Vec<_> = db
+        .store
+        .list_bans(None, 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    assert_eq!(every, [over.id, live.id]);
+    assert_eq!(db.store.ban(live.id).await.unwrap(), Some(live));
+    assert_eq!(db.store.ban(99_999).await.unwrap(), None);
+
+    for (actor, action) in [
+        ("cli:root", "ban.add"),
+        ("tg:1", "ban.lift"),
+        ("cli:root", "session.kick"),
+    ] {
+        db.store
+            .audit(&AuditEntry::new(actor, action).address("198.51.100.0/24"))
+            .await
+            .unwrap();
+    }
+    let by_cli = db
+        .store
+        .audit_log(&AuditFilter {
+            actor: Some("cli:root".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_cli.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        ["session.kick", "ban.add"]
+    );
+    let page1 = db
+        .store
+        .audit_log(&AuditFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let page2 = db
+        .store
+        .audit_log(&AuditFilter {
+            limit: 2,
+            before_id: Some(page1[1].id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page1.len(), 2);
+    assert_eq!(page2.len(), 1);
+    assert!(page2[0].id < page1[1].id);
+    let future = db
+        .store
+        .audit_log(&AuditFilter {
+            since: Some(now + Duration::hours(1)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(future.is_empty());
+}

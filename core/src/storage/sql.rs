@@ -802,7 +802,7 @@ macro_rules! impl_store {
                     session_columns!(),
                     " FROM sessions WHERE ($1 IS NULL OR state = $1) \
                      AND ($2 IS NULL OR router = $2) AND ($3 IS NULL OR account = $3) \
-                     ORDER BY created_at DESC LIMIT $4 OFFSET $5"
+                     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
                 );
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(f.state.map(|s| s.as_str()))
