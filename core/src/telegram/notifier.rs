@@ -18,6 +18,7 @@ use tracing::{debug, warn};
 use super::Lang;
 use super::callback::{Action, CallbackSigner};
 use super::messages;
+use crate::metrics::{self, TelegramOutcome};
 use crate::storage::Session;
 
 /// Why a Telegram call gave up.
@@ -129,6 +130,18 @@ impl Notifier {
     }
 }
 
+/// How an attempt's failure is counted.
+fn outcome(err: &RequestError) -> TelegramOutcome {
+    match err {
+        RequestError::RetryAfter(_) => TelegramOutcome::RetryAfter,
+        RequestError::Network(_) | RequestError::Io(_) => TelegramOutcome::Network,
+        RequestError::InvalidJson { .. } | RequestError::Api(ApiError::Unknown(_)) => {
+            TelegramOutcome::Server
+        }
+        RequestError::Api(_) | RequestError::MigrateToChatId(_) => TelegramOutcome::Refused,
+    }
+}
+
 /// Whether an error is worth another try, and after how long at least.
 fn retry_after(err: &RequestError) -> Option<Option<Duration>> {
     match err {
@@ -154,7 +167,13 @@ where
 {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let err = match call().await {
+        let started = Instant::now();
+        let result = call().await;
+        let counted = result
+            .as_ref()
+            .map_or_else(outcome, |_| TelegramOutcome::Ok);
+        metrics::global().telegram_call(method, started.elapsed(), counted);
+        let err = match result {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
