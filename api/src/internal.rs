@@ -58,7 +58,7 @@ pub struct Press {
 }
 
 /// A JSON body, refused with the field named when it does not fit.
-fn body<T: serde::de::DeserializeOwned>(
+pub(crate) fn body<T: serde::de::DeserializeOwned>(
     raw: Result<Json<T>, JsonRejection>,
 ) -> Result<T, ApiError> {
     raw.map(|Json(v)| v).map_err(|e| {

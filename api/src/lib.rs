@@ -163,3 +163,49 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::body::Body;
+    use axum::extract::rejection::JsonRejection;
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A body sent without a length is cut off where a declared one is
+    /// refused, and answered the same way.
+    #[tokio::test]
+    async fn an_oversize_body_without_a_length_is_413_too() {
+        let app = Router::new()
+            .route(
+                "/",
+                post(|raw: Result<Json<Value>, JsonRejection>| async move {
+                    internal::body(raw).map(|_| ())
+                }),
+            )
+            .layer(middleware::from_fn(refuse_large_bodies))
+            .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY));
+        let big = format!("{{\"x\":\"{}\"}}", "x".repeat(body::MAX_BODY));
+        for declared in [true, false] {
+            let mut req = Request::post("/").header("content-type", "application/json");
+            if declared {
+                req = req.header("content-length", big.len());
+            }
+            let resp = app
+                .clone()
+                .oneshot(req.body(Body::from(big.clone())).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{declared}");
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(json["error"], "request body too large");
+        }
+    }
+}

@@ -87,11 +87,10 @@ impl RateLimiter {
         if now.saturating_duration_since(shard.swept) >= self.refill {
             self.sweep(&mut shard, now);
         }
-        if !shard.buckets.contains_key(&key) && shard.buckets.len() >= SHARD_CAPACITY {
-            self.sweep(&mut shard, now);
-            if shard.buckets.len() >= SHARD_CAPACITY {
-                evict_idlest(&mut shard.buckets);
-            }
+        if shard.buckets.len() >= SHARD_CAPACITY && !shard.buckets.contains_key(&key) {
+            // Only a spray of sources fills a shard within a refill time;
+            // the idlest of them loses its bucket.
+            evict_idlest(&mut shard.buckets);
         }
         let bucket = shard.buckets.entry(key).or_insert(Bucket {
             tokens: self.burst,
@@ -249,7 +248,7 @@ mod tests {
         assert_eq!(limiter.tracked(), 200);
 
         // A spray within the refill time stops at the cap.
-        for i in 0..(SHARDS * SHARD_CAPACITY + 5000) as u32 {
+        for i in 0..(SHARDS * SHARD_CAPACITY + 500) as u32 {
             let _ = limiter.check(IpAddr::from((0x0c00_0000 + i).to_be_bytes()), later);
         }
         assert!(limiter.tracked() <= SHARDS * SHARD_CAPACITY);
