@@ -195,3 +195,50 @@ where
         tokio::time::sleep(wait).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Exposition;
+
+    fn sample(line_start: &str) -> u64 {
+        let mut out = Exposition::default();
+        metrics::global().render(&mut out);
+        let text = out.finish();
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line_start} in\n{text}"))
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_timed_and_each_failure_counted_by_kind() {
+        let calls = "tgate_telegram_call_seconds_count{method=\"getMe\"}";
+        let server = "tgate_telegram_errors_total{method=\"getMe\",kind=\"server\"}";
+        let refused = "tgate_telegram_errors_total{method=\"getMe\",kind=\"refused\"}";
+        let (calls0, server0, refused0) = (sample(calls), sample(server), sample(refused));
+
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let until = Instant::now() + Duration::from_secs(10);
+        let got = retrying("getMe", until, || {
+            let n = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                match n {
+                    0 => Err(RequestError::Api(ApiError::Unknown("Bad Gateway".into()))),
+                    _ => Ok(n),
+                }
+            }
+        })
+        .await;
+        assert_eq!(got.unwrap(), 1);
+        let refusal = retrying("getMe", until, || async {
+            Err::<(), _>(RequestError::Api(ApiError::BotBlocked))
+        })
+        .await;
+        assert!(matches!(refusal, Err(TelegramError::Refused { .. })));
+
+        // Other tests in this process may call getMe too, hence "at least".
+        assert!(sample(calls) >= calls0 + 3);
+        assert!(sample(server) > server0);
+        assert!(sample(refused) > refused0);
+    }
+}

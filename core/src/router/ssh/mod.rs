@@ -259,4 +259,44 @@ mod tests {
         let result = gateway.disconnect(&PppMatch::default()).await;
         assert!(matches!(result, Err(RouterError::Invalid(_))), "{result:?}");
     }
+
+    #[tokio::test]
+    async fn a_failed_command_is_timed_and_counted_by_kind() {
+        // Nothing listens on port 1; the name is this test's own.
+        let router: RouterName = "metrics-unreachable".parse().unwrap();
+        let gateway = SshGateway::new(SshTarget {
+            router: router.clone(),
+            host: "127.0.0.1".into(),
+            port: 1,
+            user: "tgate".into(),
+            auth: SshAuth::Password("x".into()),
+            host_key: "SHA256:abc".into(),
+            connect_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_millis(500),
+        });
+        let result = gateway.identity().await;
+        assert!(
+            matches!(result, Err(RouterError::Unreachable { .. })),
+            "{result:?}"
+        );
+        let _ = gateway.disconnect(&PppMatch::default()).await;
+
+        let mut out = metrics::Exposition::default();
+        metrics::global().render(&mut out);
+        let text = out.finish();
+        let line = |l: &str| assert!(text.lines().any(|x| x == l), "{l} in\n{text}");
+        line(
+            "tgate_router_command_seconds_count{router=\"metrics-unreachable\",command=\"identity\"} 1",
+        );
+        line(
+            "tgate_router_command_errors_total{router=\"metrics-unreachable\",kind=\"unreachable\"} 1",
+        );
+        // The refused disconnect never reached the router.
+        line(
+            "tgate_router_command_seconds_count{router=\"metrics-unreachable\",command=\"remove-ppp-active\"} 0",
+        );
+        line(
+            "tgate_router_command_errors_total{router=\"metrics-unreachable\",kind=\"command\"} 0",
+        );
+    }
 }
