@@ -19,6 +19,25 @@ use tracing::instrument;
 use crate::ApiState;
 use crate::body::Fields;
 use crate::error::ApiError;
+use crate::metrics::{EventKind, EventOutcome};
+
+/// A handler's answer and the outcome it is counted under.
+type Answered = Result<(EventOutcome, Response), ApiError>;
+
+/// Counts the event by its outcome and returns the answer.
+fn counted(state: &ApiState, kind: EventKind, answered: Answered) -> Result<Response, ApiError> {
+    let outcome = match &answered {
+        Ok((outcome, _)) => Some(*outcome),
+        Err(ApiError::Unauthorized) => Some(EventOutcome::Unauthorized),
+        Err(ApiError::InvalidField { .. } | ApiError::TooLarge(_)) => Some(EventOutcome::Invalid),
+        // A server-side failure shows in tgate_http_requests_total as a 500.
+        Err(_) => None,
+    };
+    if let Some(outcome) = outcome {
+        state.metrics.event(kind, outcome);
+    }
+    answered.map(|(_, response)| response)
+}
 
 #[instrument(skip_all, fields(router))]
 pub async fn up(
@@ -26,9 +45,18 @@ pub async fn up(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let answered = up_event(&state, &headers, body).await;
+    counted(&state, EventKind::Up, answered)
+}
+
+async fn up_event(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answered {
     let router = state
         .auth
-        .router_by_token(&headers)
+        .router_by_token(headers)
         .ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("router", router.as_str());
     let f = Fields::parse(body)?;
@@ -50,7 +78,7 @@ pub async fn up(
         interface,
         chat_id: f.chat_id("chat_id")?,
     };
-    connect(&state, ev).await
+    connect(state, ev).await
 }
 
 #[instrument(skip_all, fields(router))]
@@ -59,9 +87,18 @@ pub async fn down(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let answered = down_event(&state, &headers, body).await;
+    counted(&state, EventKind::Down, answered)
+}
+
+async fn down_event(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answered {
     let router = state
         .auth
-        .router_by_token(&headers)
+        .router_by_token(headers)
         .ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("router", router.as_str());
     let f = Fields::parse(body)?;
@@ -70,7 +107,7 @@ pub async fn down(
         account: f.required("user")?,
         remote_address: f.required("remote_address")?,
     };
-    disconnect(&state, ev).await
+    disconnect(state, ev).await
 }
 
 fn compat_router(
@@ -93,7 +130,17 @@ pub async fn compat_connect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let router = compat_router(&state, peer, &headers)?;
+    let answered = compat_connect_event(&state, peer, &headers, body).await;
+    counted(&state, EventKind::Up, answered)
+}
+
+async fn compat_connect_event(
+    state: &ApiState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answered {
+    let router = compat_router(state, peer, headers)?;
     tracing::Span::current().record("router", router.as_str());
     let f = Fields::parse(body)?;
     let ev = Connect {
@@ -106,7 +153,7 @@ pub async fn compat_connect(
         interface: None,
         chat_id: f.chat_id("chat_id")?,
     };
-    connect(&state, ev).await
+    connect(state, ev).await
 }
 
 #[instrument(skip_all, fields(router))]
@@ -116,7 +163,17 @@ pub async fn compat_disconnect(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let router = compat_router(&state, peer, &headers)?;
+    let answered = compat_disconnect_event(&state, peer, &headers, body).await;
+    counted(&state, EventKind::Down, answered)
+}
+
+async fn compat_disconnect_event(
+    state: &ApiState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answered {
+    let router = compat_router(state, peer, headers)?;
     tracing::Span::current().record("router", router.as_str());
     let f = Fields::parse(body)?;
     let ev = Disconnect {
@@ -124,38 +181,51 @@ pub async fn compat_disconnect(
         account: f.required("name")?,
         remote_address: f.required("source_ip")?,
     };
-    disconnect(&state, ev).await
+    disconnect(state, ev).await
 }
 
-async fn connect(state: &ApiState, ev: Connect) -> Result<Response, ApiError> {
+async fn connect(state: &ApiState, ev: Connect) -> Answered {
+    let refused = |outcome, refusal: ApiError| Ok((outcome, refusal.into_response()));
     match state.gate.connect(ev).await? {
-        ConnectOutcome::Pending(s) | ConnectOutcome::Duplicate(s) | ConnectOutcome::Allowed(s) => {
-            Ok(session_answer(&s))
-        }
-        ConnectOutcome::Banned(ban) => Err(ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            state: "banned",
-            message: "caller is banned",
-            detail: json!({ "until": ban.until }),
-        }),
-        ConnectOutcome::Unenrolled { .. } => Err(ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            state: "unenrolled",
-            message: "nobody can confirm for this account",
-            detail: json!(null),
-        }),
-        ConnectOutcome::Locked => Err(ApiError::Refused {
-            status: StatusCode::FORBIDDEN,
-            state: "locked",
-            message: "account is locked",
-            detail: json!(null),
-        }),
-        ConnectOutcome::Blocked { .. } => Err(ApiError::Refused {
-            status: StatusCode::CONFLICT,
-            state: "blocked",
-            message: "a prompt is already pending for this account",
-            detail: json!(null),
-        }),
+        ConnectOutcome::Pending(s) => Ok((EventOutcome::Pending, session_answer(&s))),
+        ConnectOutcome::Duplicate(s) => Ok((EventOutcome::Duplicate, session_answer(&s))),
+        ConnectOutcome::Allowed(s) => Ok((EventOutcome::Allowed, session_answer(&s))),
+        ConnectOutcome::Banned(ban) => refused(
+            EventOutcome::Banned,
+            ApiError::Refused {
+                status: StatusCode::FORBIDDEN,
+                state: "banned",
+                message: "caller is banned",
+                detail: json!({ "until": ban.until }),
+            },
+        ),
+        ConnectOutcome::Unenrolled { .. } => refused(
+            EventOutcome::Unenrolled,
+            ApiError::Refused {
+                status: StatusCode::FORBIDDEN,
+                state: "unenrolled",
+                message: "nobody can confirm for this account",
+                detail: json!(null),
+            },
+        ),
+        ConnectOutcome::Locked => refused(
+            EventOutcome::Locked,
+            ApiError::Refused {
+                status: StatusCode::FORBIDDEN,
+                state: "locked",
+                message: "account is locked",
+                detail: json!(null),
+            },
+        ),
+        ConnectOutcome::Blocked { .. } => refused(
+            EventOutcome::Blocked,
+            ApiError::Refused {
+                status: StatusCode::CONFLICT,
+                state: "blocked",
+                message: "a prompt is already pending for this account",
+                detail: json!(null),
+            },
+        ),
     }
 }
 
@@ -181,11 +251,11 @@ fn session_answer(s: &Session) -> Response {
     }
 }
 
-async fn disconnect(state: &ApiState, ev: Disconnect) -> Result<Response, ApiError> {
+async fn disconnect(state: &ApiState, ev: Disconnect) -> Answered {
     let DisconnectOutcome { closed, .. } = state.gate.disconnect(ev).await?;
-    Ok((
+    let answer = (
         StatusCode::OK,
         Json(json!({ "state": "closed", "session": closed.map(|s| s.id) })),
-    )
-        .into_response())
+    );
+    Ok((EventOutcome::Closed, answer.into_response()))
 }

@@ -58,11 +58,16 @@ pub struct Press {
 }
 
 /// A JSON body, refused with the field named when it does not fit.
-fn body<T: serde::de::DeserializeOwned>(
+pub(crate) fn body<T: serde::de::DeserializeOwned>(
     raw: Result<Json<T>, JsonRejection>,
 ) -> Result<T, ApiError> {
-    raw.map(|Json(v)| v)
-        .map_err(|e| ApiError::field("body", e.body_text()))
+    raw.map(|Json(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(crate::body::MAX_BODY)
+        } else {
+            ApiError::field("body", e.body_text())
+        }
+    })
 }
 
 /// It's me.
@@ -100,6 +105,7 @@ async fn pressed(
         Action::Confirm => state.gate.confirm(id, by).await?,
         Action::Deny => state.gate.deny(id, by).await?,
     };
+    state.metrics.press(action, &outcome);
     press_answer(outcome)
 }
 

@@ -8,7 +8,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::extract::Request;
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
 use tgate_core::gate::Gate;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,49 +24,129 @@ mod error;
 mod events;
 mod health;
 mod internal;
+mod metrics;
+mod ratelimit;
 
 pub use auth::CallerAuth;
 pub use error::ApiError;
+pub use metrics::ApiMetrics;
+pub use ratelimit::RateLimiter;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct ApiState {
     pub gate: Arc<Gate>,
     pub auth: Arc<CallerAuth>,
+    /// This API's series; `GET /metrics` adds core's process-wide ones.
+    pub metrics: Arc<ApiMetrics>,
+    /// `None` when `server.rate_limit` is 0.
+    pub limiter: Option<Arc<RateLimiter>>,
 }
 
 impl ApiState {
     /// Resolves the compatibility router's host once, at start.
     pub async fn new(gate: Arc<Gate>) -> anyhow::Result<ApiState> {
         let auth = CallerAuth::from_config(gate.config()).await?;
+        let server = &gate.config().server;
+        let limiter = RateLimiter::new(server.rate_limit, server.rate_burst).map(Arc::new);
+        let metrics = ApiMetrics::new(routes().into_iter().map(|(path, _, _)| path));
         Ok(ApiState {
             gate,
             auth: Arc::new(auth),
+            metrics: Arc::new(metrics),
+            limiter,
         })
     }
 }
 
+/// Who calls a route, which decides whether it is rate limited per source.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    /// Routers, load balancers, Prometheus, anyone: limited per source.
+    Public,
+    /// The watcher or an admin, with a token: not limited per source.
+    Tokened,
+}
+
+/// Every route, once: the app is built from it, and metrics label requests
+/// with these templates.
+fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
+    use Callers::{Public, Tokened};
+    vec![
+        ("/v1/events/up", Public, post(events::up)),
+        ("/v1/events/down", Public, post(events::down)),
+        ("/clients/connect/", Public, post(events::compat_connect)),
+        ("/clients/connect", Public, post(events::compat_connect)),
+        (
+            "/clients/disconnect/",
+            Public,
+            post(events::compat_disconnect),
+        ),
+        (
+            "/clients/disconnect",
+            Public,
+            post(events::compat_disconnect),
+        ),
+        (
+            "/v1/sessions/{id}/confirm",
+            Tokened,
+            post(internal::confirm),
+        ),
+        ("/v1/sessions/{id}/deny", Tokened, post(internal::deny)),
+        ("/v1/enroll", Tokened, post(internal::enroll)),
+        ("/v1/users/{user}", Tokened, get(internal::user)),
+        (
+            "/v1/users/{user}/language",
+            Tokened,
+            post(internal::set_language),
+        ),
+        ("/healthz", Public, get(health::healthz)),
+        ("/readyz", Public, get(health::readyz)),
+        ("/metrics", Public, get(metrics::scrape)),
+    ]
+}
+
 /// The API as an axum router, for serving or for calling in tests.
 pub fn app(state: ApiState) -> Router {
-    Router::new()
-        .route("/v1/events/up", post(events::up))
-        .route("/v1/events/down", post(events::down))
-        .route("/clients/connect/", post(events::compat_connect))
-        .route("/clients/connect", post(events::compat_connect))
-        .route("/clients/disconnect/", post(events::compat_disconnect))
-        .route("/clients/disconnect", post(events::compat_disconnect))
-        .route("/v1/sessions/{id}/confirm", post(internal::confirm))
-        .route("/v1/sessions/{id}/deny", post(internal::deny))
-        .route("/v1/enroll", post(internal::enroll))
-        .route("/v1/users/{user}", get(internal::user))
-        .route("/v1/users/{user}/language", post(internal::set_language))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    let mut public = Router::new();
+    let mut tokened = Router::new();
+    for (path, callers, handler) in routes() {
+        match callers {
+            Callers::Public => public = public.route(path, handler),
+            Callers::Tokened => tokened = tokened.route(path, handler),
+        }
+    }
+    let public = public.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        ratelimit::limit,
+    ));
+    public
+        .merge(tokened)
         .fallback(error::not_found)
+        .layer(middleware::from_fn(refuse_large_bodies))
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuses a body declared larger than any route accepts before a handler
+/// sees it; a body sent without a length is cut off at the same size by
+/// [`axum::extract::DefaultBodyLimit`] when a handler reads it.
+async fn refuse_large_bodies(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > body::MAX_BODY as u64 => ApiError::TooLarge(body::MAX_BODY).into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the
@@ -78,4 +162,50 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::body::Body;
+    use axum::extract::rejection::JsonRejection;
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A body sent without a length is cut off where a declared one is
+    /// refused, and answered the same way.
+    #[tokio::test]
+    async fn an_oversize_body_without_a_length_is_413_too() {
+        let app = Router::new()
+            .route(
+                "/",
+                post(|raw: Result<Json<Value>, JsonRejection>| async move {
+                    internal::body(raw).map(|_| ())
+                }),
+            )
+            .layer(middleware::from_fn(refuse_large_bodies))
+            .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY));
+        let big = format!("{{\"x\":\"{}\"}}", "x".repeat(body::MAX_BODY));
+        for declared in [true, false] {
+            let mut req = Request::post("/").header("content-type", "application/json");
+            if declared {
+                req = req.header("content-length", big.len());
+            }
+            let resp = app
+                .clone()
+                .oneshot(req.body(Body::from(big.clone())).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "{declared}");
+            let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(json["error"], "request body too large");
+        }
+    }
 }

@@ -23,6 +23,8 @@ pub struct Options {
     pub policy: &'static str,
     /// `trusted_proxies` value, TOML.
     pub trusted_proxies: &'static str,
+    /// Extra TOML for `[server]`.
+    pub server: &'static str,
 }
 
 impl Default for Options {
@@ -32,6 +34,7 @@ impl Default for Options {
             trust_router_chat_id: false,
             policy: "",
             trusted_proxies: "[]",
+            server: "",
         }
     }
 }
@@ -71,6 +74,7 @@ impl Harness {
             r#"
 [server]
 trusted_proxies = {proxies}
+{server}
 
 [database]
 url = "sqlite://unused.db"
@@ -91,6 +95,7 @@ trust_router_chat_id = {trust}
 command_timeout = "3s"
 "#,
             proxies = opts.trusted_proxies,
+            server = opts.server,
             policy = opts.policy,
             port = sim.addr().port(),
             fp = sim.host_key_fingerprint(),

@@ -67,6 +67,16 @@ pub struct ServerConfig {
     /// Proxies whose `X-Forwarded-For` / `X-Real-IP` are believed; a bare
     /// address in the file is a /32 or /128.
     pub trusted_proxies: Vec<IpNet>,
+    /// When set, `GET /metrics` wants it as a bearer token; at least 16
+    /// characters.
+    pub metrics_token: Option<SecretString>,
+    /// Requests per second each client address may make to the public
+    /// endpoints (router events, health, metrics). Default 50; 0 turns the
+    /// limit off.
+    pub rate_limit: u32,
+    /// How many requests a client address may make at once before the rate
+    /// applies. Default 100, at least 1.
+    pub rate_burst: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -94,6 +94,10 @@ fn server(ctx: &mut Ctx<'_>, value: Option<Value>) -> ServerConfig {
     let service_token = s.secret("service_token", "service_token_file");
     let service_token = checked(&mut s, "service_token", service_token, check_token);
     let trusted_proxies = s.networks("trusted_proxies").unwrap_or_default();
+    let metrics_token = s.secret("metrics_token", "metrics_token_file");
+    let metrics_token = checked(&mut s, "metrics_token", metrics_token, check_token);
+    let rate_limit = s.int("rate_limit", 0u32, 1_000_000).unwrap_or(50);
+    let rate_burst = s.int("rate_burst", 1u32, 1_000_000).unwrap_or(100);
     s.finish();
     ServerConfig {
         listen,
@@ -101,6 +105,9 @@ fn server(ctx: &mut Ctx<'_>, value: Option<Value>) -> ServerConfig {
         admin_token,
         service_token,
         trusted_proxies,
+        metrics_token,
+        rate_limit,
+        rate_burst,
     }
 }
 
@@ -376,5 +383,71 @@ fn checked(
             s.problem(key, why);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use secrecy::ExposeSecret;
+
+    use crate::config::{Config, ConfigErrors};
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_sources(toml, &env, Path::new("."))
+    }
+
+    fn problems(toml: &str) -> Vec<(String, String)> {
+        load(toml, &[])
+            .expect_err("expected problems")
+            .problems
+            .into_iter()
+            .map(|p| (p.key, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn rate_limits_and_metrics_token_default_to_open_and_fifty_per_second() {
+        let c = load("", &[]).unwrap();
+        assert_eq!((c.server.rate_limit, c.server.rate_burst), (50, 100));
+        assert!(c.server.metrics_token.is_none());
+
+        let c = load(
+            "[server]\nrate_limit = 0\nrate_burst = 1\nmetrics_token = \"scrape-token-0123456789\"",
+            &[("TGATE_SERVER__RATE_LIMIT", "7")],
+        )
+        .unwrap();
+        assert_eq!((c.server.rate_limit, c.server.rate_burst), (7, 1));
+        assert_eq!(
+            c.server.metrics_token.unwrap().expose_secret(),
+            "scrape-token-0123456789"
+        );
+    }
+
+    #[test]
+    fn bad_rate_limits_and_metrics_token_are_named() {
+        let found =
+            problems("[server]\nrate_limit = -1\nrate_burst = 0\nmetrics_token = \"short\"");
+        let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.metrics_token",
+                "server.rate_limit",
+                "server.rate_burst"
+            ],
+            "{found:?}"
+        );
+        assert!(found[1].1.contains("at least 0"), "{found:?}");
+        assert!(found[2].1.contains("at least 1"), "{found:?}");
+
+        let found = problems("[server]\nrate_limit = \"fast\"");
+        assert_eq!(found[0].0, "server.rate_limit");
+        assert!(found[0].1.contains("expected an integer"), "{found:?}");
     }
 }

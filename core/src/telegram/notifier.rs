@@ -18,6 +18,7 @@ use tracing::{debug, warn};
 use super::Lang;
 use super::callback::{Action, CallbackSigner};
 use super::messages;
+use crate::metrics::{self, TelegramOutcome};
 use crate::storage::Session;
 
 /// Why a Telegram call gave up.
@@ -129,6 +130,18 @@ impl Notifier {
     }
 }
 
+/// How an attempt's failure is counted.
+fn outcome(err: &RequestError) -> TelegramOutcome {
+    match err {
+        RequestError::RetryAfter(_) => TelegramOutcome::RetryAfter,
+        RequestError::Network(_) | RequestError::Io(_) => TelegramOutcome::Network,
+        RequestError::InvalidJson { .. } | RequestError::Api(ApiError::Unknown(_)) => {
+            TelegramOutcome::Server
+        }
+        RequestError::Api(_) | RequestError::MigrateToChatId(_) => TelegramOutcome::Refused,
+    }
+}
+
 /// Whether an error is worth another try, and after how long at least.
 fn retry_after(err: &RequestError) -> Option<Option<Duration>> {
     match err {
@@ -154,7 +167,13 @@ where
 {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let err = match call().await {
+        let started = Instant::now();
+        let result = call().await;
+        let counted = result
+            .as_ref()
+            .map_or_else(outcome, |_| TelegramOutcome::Ok);
+        metrics::global().telegram_call(method, started.elapsed(), counted);
+        let err = match result {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
@@ -174,5 +193,52 @@ where
         }
         debug!(method, error = %err, wait_ms = wait.as_millis() as u64, "Telegram call retried");
         tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Exposition;
+
+    fn sample(line_start: &str) -> u64 {
+        let mut out = Exposition::default();
+        metrics::global().render(&mut out);
+        let text = out.finish();
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{line_start} in\n{text}"))
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_timed_and_each_failure_counted_by_kind() {
+        let calls = "tgate_telegram_call_seconds_count{method=\"getMe\"}";
+        let server = "tgate_telegram_errors_total{method=\"getMe\",kind=\"server\"}";
+        let refused = "tgate_telegram_errors_total{method=\"getMe\",kind=\"refused\"}";
+        let (calls0, server0, refused0) = (sample(calls), sample(server), sample(refused));
+
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let until = Instant::now() + Duration::from_secs(10);
+        let got = retrying("getMe", until, || {
+            let n = tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                match n {
+                    0 => Err(RequestError::Api(ApiError::Unknown("Bad Gateway".into()))),
+                    _ => Ok(n),
+                }
+            }
+        })
+        .await;
+        assert_eq!(got.unwrap(), 1);
+        let refusal = retrying("getMe", until, || async {
+            Err::<(), _>(RequestError::Api(ApiError::BotBlocked))
+        })
+        .await;
+        assert!(matches!(refusal, Err(TelegramError::Refused { .. })));
+
+        // Other tests in this process may call getMe too, hence "at least".
+        assert!(sample(calls) >= calls0 + 3);
+        assert!(sample(server) > server0);
+        assert!(sample(refused) > refused0);
     }
 }

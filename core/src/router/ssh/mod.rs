@@ -13,7 +13,8 @@ mod worker;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ipnet::IpNet;
@@ -25,6 +26,7 @@ use super::command::{Command, Family};
 use super::parse::{self, Problem};
 use super::{AddOutcome, Gateway, ListedEntry, NewEntry, PppMatch, PppSession, RouterError};
 use crate::domain::{AddressListName, RouterName};
+use crate::metrics::{self, RouterMetrics};
 
 /// How tgate logs in to a router.
 #[derive(Clone)]
@@ -73,6 +75,7 @@ const QUEUE: usize = 256;
 pub struct SshGateway {
     router: RouterName,
     requests: mpsc::Sender<worker::Request>,
+    metrics: Arc<RouterMetrics>,
 }
 
 impl SshGateway {
@@ -88,11 +91,17 @@ impl SshGateway {
             // report the router unreachable instead of hanging.
             tracing::error!(%router, %error, "cannot start the router's ssh thread");
         }
-        SshGateway { router, requests }
+        let metrics = metrics::global().router(&router);
+        SshGateway {
+            router,
+            requests,
+            metrics,
+        }
     }
 
     /// Runs `command` on the router's thread; returns the rendered text (for
-    /// error messages) and the router's output.
+    /// error messages) and the router's output. The round trip, queueing
+    /// included, is what the command metric observes.
     async fn run(&self, command: &Command) -> Result<(String, String), RouterError> {
         let text = command.render()?;
         let span =
@@ -107,22 +116,38 @@ impl SshGateway {
             router: self.router.clone(),
             reason: "the router's ssh thread has stopped".into(),
         };
-        async {
+        let started = Instant::now();
+        let result = async {
             self.requests.send(request).await.map_err(|_| stopped())?;
             let output = answer.await.map_err(|_| stopped())?;
             if let Err(error) = &output {
                 tracing::debug!(%error, "router call failed");
             }
-            Ok((text, output?))
+            output
         }
         .instrument(span)
-        .await
+        .await;
+        self.metrics.observe(command.kind(), started.elapsed());
+        match result {
+            Ok(output) => Ok((text, output)),
+            Err(error) => {
+                self.metrics.error(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The error for output in which the router refused `text`, counted.
+    fn refused(&self, problem: Problem, text: &str) -> RouterError {
+        let error = problem.into_error(&self.router, text);
+        self.metrics.error(&error);
+        error
     }
 
     /// Runs a write: silence from the router is success.
     async fn write(&self, command: &Command) -> Result<(), RouterError> {
         let (text, output) = self.run(command).await?;
-        parse::check_write(&output).map_err(|problem| problem.into_error(&self.router, &text))
+        parse::check_write(&output).map_err(|problem| self.refused(problem, &text))
     }
 }
 
@@ -137,7 +162,7 @@ impl Gateway for SshGateway {
         match parse::check_write(&output) {
             Ok(()) => Ok(AddOutcome::Added),
             Err(Problem::AlreadyExists(_)) => Ok(AddOutcome::AlreadyPresent),
-            Err(problem) => Err(problem.into_error(&self.router, &text)),
+            Err(problem) => Err(self.refused(problem, &text)),
         }
     }
 
@@ -164,8 +189,8 @@ impl Gateway for SshGateway {
                 list: list.clone(),
             };
             let (text, output) = self.run(&command).await?;
-            let parsed = parse::address_list(&output)
-                .map_err(|problem| problem.into_error(&self.router, &text))?;
+            let parsed =
+                parse::address_list(&output).map_err(|problem| self.refused(problem, &text))?;
             entries.extend(
                 parsed
                     .into_iter()
@@ -177,7 +202,7 @@ impl Gateway for SshGateway {
 
     async fn active_sessions(&self) -> Result<Vec<PppSession>, RouterError> {
         let (text, output) = self.run(&Command::PrintPppActive).await?;
-        parse::ppp_active(&output).map_err(|problem| problem.into_error(&self.router, &text))
+        parse::ppp_active(&output).map_err(|problem| self.refused(problem, &text))
     }
 
     async fn disconnect(&self, target: &PppMatch) -> Result<(), RouterError> {
@@ -186,7 +211,7 @@ impl Gateway for SshGateway {
 
     async fn identity(&self) -> Result<String, RouterError> {
         let (text, output) = self.run(&Command::Identity).await?;
-        parse::identity(&output).map_err(|problem| problem.into_error(&self.router, &text))
+        parse::identity(&output).map_err(|problem| self.refused(problem, &text))
     }
 }
 
@@ -233,5 +258,45 @@ mod tests {
         });
         let result = gateway.disconnect(&PppMatch::default()).await;
         assert!(matches!(result, Err(RouterError::Invalid(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_command_is_timed_and_counted_by_kind() {
+        // Nothing listens on port 1; the name is this test's own.
+        let router: RouterName = "metrics-unreachable".parse().unwrap();
+        let gateway = SshGateway::new(SshTarget {
+            router: router.clone(),
+            host: "127.0.0.1".into(),
+            port: 1,
+            user: "tgate".into(),
+            auth: SshAuth::Password("x".into()),
+            host_key: "SHA256:abc".into(),
+            connect_timeout: Duration::from_millis(500),
+            command_timeout: Duration::from_millis(500),
+        });
+        let result = gateway.identity().await;
+        assert!(
+            matches!(result, Err(RouterError::Unreachable { .. })),
+            "{result:?}"
+        );
+        let _ = gateway.disconnect(&PppMatch::default()).await;
+
+        let mut out = metrics::Exposition::default();
+        metrics::global().render(&mut out);
+        let text = out.finish();
+        let line = |l: &str| assert!(text.lines().any(|x| x == l), "{l} in\n{text}");
+        line(
+            "tgate_router_command_seconds_count{router=\"metrics-unreachable\",command=\"identity\"} 1",
+        );
+        line(
+            "tgate_router_command_errors_total{router=\"metrics-unreachable\",kind=\"unreachable\"} 1",
+        );
+        // The refused disconnect never reached the router.
+        line(
+            "tgate_router_command_seconds_count{router=\"metrics-unreachable\",command=\"remove-ppp-active\"} 0",
+        );
+        line(
+            "tgate_router_command_errors_total{router=\"metrics-unreachable\",kind=\"command\"} 0",
+        );
     }
 }

@@ -1,0 +1,260 @@
+//! The API's own Prometheus series (router events and button presses by
+//! outcome, decision latency, requests by route and status, rate-limited
+//! requests) and `GET /metrics`, which renders them together with core's
+//! process-wide series. The series are the contract in `docs/metrics.md`.
+//!
+//! Each [`ApiState`] owns one [`ApiMetrics`], so a process serving one API
+//! has one set, and each test's API counts only its own requests. Every
+//! label set is fixed when the state is built (route templates, outcome
+//! words), so counting is an index and an atomic add.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tgate_core::gate::PressOutcome;
+use tgate_core::metrics::{self, CONTENT_TYPE, Counter, Exposition, Histogram};
+use tgate_core::telegram::callback::Action;
+
+use crate::ApiState;
+use crate::error::ApiError;
+
+/// Which router event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Up,
+    Down,
+}
+
+const EVENT_KINDS: [&str; 2] = ["up", "down"];
+
+/// How a router event was answered; the discriminant indexes
+/// [`EVENT_OUTCOMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventOutcome {
+    Pending,
+    Duplicate,
+    Allowed,
+    Banned,
+    Unenrolled,
+    Locked,
+    Blocked,
+    Closed,
+    Invalid,
+    Unauthorized,
+}
+
+const EVENT_OUTCOMES: [&str; 10] = [
+    "pending",
+    "duplicate",
+    "allowed",
+    "banned",
+    "unenrolled",
+    "locked",
+    "blocked",
+    "closed",
+    "invalid",
+    "unauthorized",
+];
+
+const PRESS_ACTIONS: [&str; 2] = ["confirm", "deny"];
+
+const PRESS_OUTCOMES: [&str; 7] = [
+    "allowed",
+    "denied",
+    "gone",
+    "router_unreachable",
+    "not_pending",
+    "not_owner",
+    "not_found",
+];
+
+/// People answer in seconds, rarely after the default 60 s deadline.
+const DECISION_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0];
+
+/// The label of requests no route matched.
+const UNMATCHED: &str = "unmatched";
+
+/// Status codes 100 to 599, one counter each.
+const STATUSES: usize = 500;
+
+struct RouteSeries {
+    route: &'static str,
+    statuses: Box<[Counter]>,
+    limited: Counter,
+}
+
+pub struct ApiMetrics {
+    events: [[Counter; EVENT_OUTCOMES.len()]; EVENT_KINDS.len()],
+    presses: [[Counter; PRESS_OUTCOMES.len()]; PRESS_ACTIONS.len()],
+    decision: Histogram,
+    /// One per route template, then [`UNMATCHED`].
+    routes: Box<[RouteSeries]>,
+}
+
+impl ApiMetrics {
+    /// Series for the API serving `routes` (axum route templates).
+    pub fn new(routes: impl IntoIterator<Item = &'static str>) -> ApiMetrics {
+        let routes = routes
+            .into_iter()
+            .chain([UNMATCHED])
+            .map(|route| RouteSeries {
+                route,
+                statuses: (0..STATUSES).map(|_| Counter::default()).collect(),
+                limited: Counter::default(),
+            })
+            .collect();
+        ApiMetrics {
+            events: Default::default(),
+            presses: Default::default(),
+            decision: Histogram::new(DECISION_BUCKETS),
+            routes,
+        }
+    }
+
+    pub fn event(&self, kind: EventKind, outcome: EventOutcome) {
+        self.events[kind as usize][outcome as usize].inc();
+    }
+
+    /// Counts a press and, for a decision the owner made, how long after
+    /// the connect it came.
+    pub fn press(&self, action: Action, outcome: &PressOutcome) {
+        let action = match action {
+            Action::Confirm => 0,
+            Action::Deny => 1,
+        };
+        let (index, decided) = match outcome {
+            PressOutcome::Allowed(s) => (0, Some(s)),
+            PressOutcome::Denied(s) => (1, Some(s)),
+            PressOutcome::Gone(_) => (2, None),
+            PressOutcome::RouterUnreachable(_) => (3, None),
+            PressOutcome::NotPending(_) => (4, None),
+            PressOutcome::NotOwner => (5, None),
+            PressOutcome::NotFound => (6, None),
+        };
+        self.presses[action][index].inc();
+        if let Some(at) = decided.and_then(|s| s.decided_at.map(|at| at - s.created_at)) {
+            self.decision
+                .observe(at.num_milliseconds().max(0) as f64 / 1000.0);
+        }
+    }
+
+    fn route(&self, template: Option<&str>) -> &RouteSeries {
+        let template = template.unwrap_or(UNMATCHED);
+        self.routes
+            .iter()
+            .find(|r| r.route == template)
+            .unwrap_or_else(|| self.routes.last().expect("UNMATCHED is always there"))
+    }
+
+    pub fn rate_limited(&self, template: Option<&str>) {
+        self.route(template).limited.inc();
+    }
+
+    fn render(&self, out: &mut Exposition) {
+        out.family(
+            "tgate_router_events_total",
+            "counter",
+            "Router events (up, down) by how they were answered.",
+        );
+        for (kind, outcomes) in EVENT_KINDS.iter().zip(&self.events) {
+            for (outcome, c) in EVENT_OUTCOMES.iter().zip(outcomes) {
+                let labels = [("kind", *kind), ("outcome", *outcome)];
+                out.sample("tgate_router_events_total", &labels, c.get());
+            }
+        }
+        out.family(
+            "tgate_presses_total",
+            "counter",
+            "Button presses relayed by the watcher, by what they did.",
+        );
+        for (action, outcomes) in PRESS_ACTIONS.iter().zip(&self.presses) {
+            for (outcome, c) in PRESS_OUTCOMES.iter().zip(outcomes) {
+                let labels = [("action", *action), ("outcome", *outcome)];
+                out.sample("tgate_presses_total", &labels, c.get());
+            }
+        }
+        out.family(
+            "tgate_decision_seconds",
+            "histogram",
+            "Time from a connect to its owner's It's me or Not me.",
+        );
+        out.histogram("tgate_decision_seconds", &[], &self.decision);
+        out.family(
+            "tgate_http_requests_total",
+            "counter",
+            "HTTP requests answered, by route template and status.",
+        );
+        for r in &self.routes {
+            for (i, c) in r.statuses.iter().enumerate() {
+                let n = c.get();
+                if n > 0 {
+                    let status = (100 + i).to_string();
+                    let labels = [("route", r.route), ("status", status.as_str())];
+                    out.sample("tgate_http_requests_total", &labels, n);
+                }
+            }
+        }
+        out.family(
+            "tgate_rate_limited_total",
+            "counter",
+            "Requests refused with 429 because their source was over its rate.",
+        );
+        for r in &self.routes {
+            let n = r.limited.get();
+            if n > 0 {
+                out.sample("tgate_rate_limited_total", &[("route", r.route)], n);
+            }
+        }
+    }
+}
+
+/// Middleware counting every answer by route template and status.
+pub async fn track(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = usize::from(response.status().as_u16());
+    if let Some(c) = state
+        .metrics
+        .route(template.as_deref())
+        .statuses
+        .get(status.wrapping_sub(100))
+    {
+        c.inc();
+    }
+    response
+}
+
+/// `GET /metrics`: open, unless `server.metrics_token` is set.
+pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Some(expected) = &state.gate.config().server.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        let ok: bool = expected
+            .expose_secret()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into();
+        if !ok {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    let mut out = Exposition::default();
+    metrics::global().render(&mut out);
+    state.metrics.render(&mut out);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        out.finish(),
+    )
+        .into_response()
+}
