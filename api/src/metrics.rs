@@ -230,6 +230,34 @@ pub async fn track(State(state): State<ApiState>, req: Request, next: Next) -> R
     response
 }
 
+/// Gauges read from the database at scrape time: sessions by state and bans
+/// in force. A database error leaves them out of this scrape (and is logged)
+/// rather than failing the whole exposition.
+async fn database_gauges(state: &ApiState, out: &mut Exposition) {
+    let store = state.gate.store();
+    match store.count_sessions_by_state().await {
+        Ok(counts) => {
+            out.family(
+                "tgate_sessions",
+                "gauge",
+                "Sessions in the database, by state.",
+            );
+            for st in tgate_core::domain::SessionState::ALL {
+                let n = counts.iter().find(|(s, _)| *s == st).map_or(0, |(_, n)| *n);
+                out.sample("tgate_sessions", &[("state", st.as_str())], n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: sessions by state"),
+    }
+    match store.active_bans(chrono::Utc::now()).await {
+        Ok(bans) => {
+            out.family("tgate_bans_active", "gauge", "Bans in force.");
+            out.sample("tgate_bans_active", &[], bans.len());
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: active bans"),
+    }
+}
+
 /// `GET /metrics`: open, unless `server.metrics_token` is set.
 pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Some(expected) = &state.gate.config().server.metrics_token {
@@ -251,6 +279,7 @@ pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Respon
     let mut out = Exposition::default();
     metrics::global().render(&mut out);
     state.metrics.render(&mut out);
+    database_gauges(&state, &mut out).await;
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, CONTENT_TYPE)],

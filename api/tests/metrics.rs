@@ -398,3 +398,36 @@ async fn a_metrics_token_guards_the_scrape() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn gauges_show_sessions_by_state_and_bans_in_force() {
+    let h = Harness::start(Options::default()).await;
+    h.enroll("alice", 4242).await;
+    let m = scrape(&h).await;
+    assert_eq!(m.get("tgate_sessions", &[("state", "pending")]), 0.0);
+    assert_eq!(m.get("tgate_bans_active", &[]), 0.0);
+
+    let (status, _) = h
+        .post(
+            "/v1/events/up",
+            common::up_body("alice", "203.0.113.7", "10.10.0.5"),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let now = chrono::Utc::now();
+    h.store()
+        .insert_ban(&tgate_core::storage::NewBan {
+            network: "198.51.100.0/24".parse().unwrap(),
+            reason: "test".into(),
+            source: "admin".into(),
+            created_by: "test".into(),
+            created_at: now,
+            until: now + chrono::Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    let m = scrape(&h).await;
+    assert_eq!(m.get("tgate_sessions", &[("state", "pending")]), 1.0);
+    assert_eq!(m.get("tgate_sessions", &[("state", "confirmed")]), 0.0);
+    assert_eq!(m.get("tgate_bans_active", &[]), 1.0);
+}
