@@ -1,5 +1,6 @@
-//! tgate's HTTP API. Routers report connects and disconnects here; later the
-//! watcher's internal calls and the admin API join them. Handlers validate
+//! tgate's HTTP API. Routers report connects and disconnects here, the
+//! watcher makes its internal calls, admins manage bans, sessions, accounts
+//! and routers, and `/openapi.json` describes it all. Handlers validate
 //! input into domain types, call the [`Gate`], and translate its outcome into
 //! a status and a JSON body; they hold no business logic of their own.
 
@@ -14,6 +15,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+mod admin;
 mod auth;
 mod body;
 mod error;
@@ -58,6 +60,8 @@ pub fn app(state: ApiState) -> Router {
         .route("/v1/users/{user}/language", post(internal::set_language))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(admin::openapi::serve))
+        .merge(admin::router())
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body::MAX_BODY))
         .layer(CatchPanicLayer::custom(error::panic_response))
