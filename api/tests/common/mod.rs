@@ -15,6 +15,8 @@ use tgate_core::storage::testing::TestDb;
 use tgate_sim::{OnUpHook, RouterSim, RouterSimConfig};
 
 pub const TOKEN: &str = "office-token-0123456789";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
+pub const SERVICE_TOKEN: &str = "service-token-0123456789";
 
 pub struct Options {
     pub compat: bool,
@@ -23,6 +25,8 @@ pub struct Options {
     pub policy: &'static str,
     /// `trusted_proxies` value, TOML.
     pub trusted_proxies: &'static str,
+    /// Leave `server.admin_token` out, which turns the admin API off.
+    pub no_admin_token: bool,
 }
 
 impl Default for Options {
@@ -32,6 +36,7 @@ impl Default for Options {
             trust_router_chat_id: false,
             policy: "",
             trusted_proxies: "[]",
+            no_admin_token: false,
         }
     }
 }
@@ -71,6 +76,8 @@ impl Harness {
             r#"
 [server]
 trusted_proxies = {proxies}
+service_token = "{SERVICE_TOKEN}"
+{admin}
 
 [database]
 url = "sqlite://unused.db"
@@ -91,6 +98,11 @@ trust_router_chat_id = {trust}
 command_timeout = "3s"
 "#,
             proxies = opts.trusted_proxies,
+            admin = if opts.no_admin_token {
+                String::new()
+            } else {
+                format!("admin_token = \"{ADMIN_TOKEN}\"")
+            },
             policy = opts.policy,
             port = sim.addr().port(),
             fp = sim.host_key_fingerprint(),
@@ -154,6 +166,39 @@ command_timeout = "3s"
             .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// An admin API call with the admin token; `body` None sends no body.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.call(method, path, Some(ADMIN_TOKEN), body).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method: reqwest::Method = method.parse().unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
