@@ -33,8 +33,7 @@ pub struct AuditView {
     pub account: Option<String>,
     pub address: Option<String>,
     pub session_id: Option<String>,
-    /// Action-specific details.
-    #[schema(value_type = Object)]
+    /// Action-specific details, or null.
     pub detail: serde_json::Value,
 }
 
