@@ -137,7 +137,7 @@ pub async fn list(
             filter.address = Some(a);
             records.extend(store.audit_log(&filter).await.map_err(internal)?);
         }
-        records.sort_by(|a, b| b.id.cmp(&a.id));
+        records.sort_by_key(|r| std::cmp::Reverse(r.id));
         records.dedup_by_key(|r| r.id);
     }
     let next = if records.len() as i64 > limit {
