@@ -39,6 +39,20 @@ fn counted(state: &ApiState, kind: EventKind, answered: Answered) -> Result<Resp
     answered.map(|(_, response)| response)
 }
 
+#[utoipa::path(
+    post, path = "/v1/events/up", tag = "events", operation_id = "event_up",
+    security(("router_token" = [])),
+    request_body = crate::admin::openapi::UpEvent,
+    responses(
+        (status = 202, description = "pending: the owner is asked", body = crate::admin::openapi::ConnectAnswer),
+        (status = 200, description = "allowed without a prompt", body = crate::admin::openapi::ConnectAnswer),
+        (status = 403, description = "refused: banned, unenrolled or locked (see state); the router disconnects", body = crate::admin::openapi::ErrorBody),
+        (status = 409, description = "blocked: a prompt is already pending for the account", body = crate::admin::openapi::ErrorBody),
+        (status = 401, description = "no or unknown credentials", body = crate::admin::openapi::ErrorBody),
+        (status = 413, description = "body too large", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(router))]
 pub async fn up(
     State(state): State<ApiState>,
@@ -81,6 +95,17 @@ async fn up_event(
     connect(state, ev).await
 }
 
+#[utoipa::path(
+    post, path = "/v1/events/down", tag = "events", operation_id = "event_down",
+    security(("router_token" = [])),
+    request_body = crate::admin::openapi::DownEvent,
+    responses(
+        (status = 200, description = "closed", body = crate::admin::openapi::DisconnectAnswer),
+        (status = 401, description = "no or unknown credentials", body = crate::admin::openapi::ErrorBody),
+        (status = 413, description = "body too large", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(router))]
 pub async fn down(
     State(state): State<ApiState>,
@@ -123,6 +148,21 @@ fn compat_router(
 
 /// tik2fa's connect: `{"name","chat_id","source_ip","destination_ip","caller_id"}`,
 /// where source_ip is the tunnel address and caller_id the public one.
+#[utoipa::path(
+    post, path = "/clients/connect/", tag = "events", operation_id = "compat_connect",
+    description = "tik2fa's unchanged on-up script; believed only from the compat router's address. Also served without the trailing slash.",
+    security(()),
+    request_body = crate::admin::openapi::CompatConnect,
+    responses(
+        (status = 202, description = "pending: the owner is asked", body = crate::admin::openapi::ConnectAnswer),
+        (status = 200, description = "allowed without a prompt", body = crate::admin::openapi::ConnectAnswer),
+        (status = 403, description = "refused: banned, unenrolled or locked (see state); the router disconnects", body = crate::admin::openapi::ErrorBody),
+        (status = 409, description = "blocked: a prompt is already pending for the account", body = crate::admin::openapi::ErrorBody),
+        (status = 401, description = "no or unknown credentials", body = crate::admin::openapi::ErrorBody),
+        (status = 413, description = "body too large", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(router))]
 pub async fn compat_connect(
     State(state): State<ApiState>,
@@ -156,6 +196,18 @@ async fn compat_connect_event(
     connect(state, ev).await
 }
 
+#[utoipa::path(
+    post, path = "/clients/disconnect/", tag = "events", operation_id = "compat_disconnect",
+    description = "tik2fa's unchanged on-down script; believed only from the compat router's address. Also served without the trailing slash.",
+    security(()),
+    request_body = crate::admin::openapi::CompatDisconnect,
+    responses(
+        (status = 200, description = "closed", body = crate::admin::openapi::DisconnectAnswer),
+        (status = 401, description = "no or unknown credentials", body = crate::admin::openapi::ErrorBody),
+        (status = 413, description = "body too large", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(router))]
 pub async fn compat_disconnect(
     State(state): State<ApiState>,

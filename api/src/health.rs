@@ -13,10 +13,21 @@ use crate::ApiState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+#[utoipa::path(
+    get, path = "/healthz", tag = "health", operation_id = "healthz",
+    responses((status = 200, description = "the process serves", body = crate::admin::openapi::Health))
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get, path = "/readyz", tag = "health", operation_id = "readyz",
+    responses(
+        (status = 200, description = "database and every router answer", body = crate::admin::openapi::Readiness),
+        (status = 503, description = "something does not answer", body = crate::admin::openapi::Readiness),
+    )
+)]
 pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(CHECK_TIMEOUT, state.gate.store().ping()).await {
         Ok(Ok(())) => "ok".to_string(),

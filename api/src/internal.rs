@@ -71,6 +71,21 @@ pub(crate) fn body<T: serde::de::DeserializeOwned>(
 }
 
 /// It's me.
+#[utoipa::path(
+    post, path = "/v1/sessions/{id}/confirm", tag = "internal", operation_id = "session_confirm",
+    description = "The owner pressed It's me.",
+    security(("service_token" = [])),
+    params(("id" = String, Path, description = "the session id")),
+    request_body = crate::admin::openapi::Press,
+    responses(
+        (status = 200, description = "decided; outcome says what happened", body = crate::admin::openapi::PressAnswer),
+        (status = 401, description = "no or wrong service token", body = crate::admin::openapi::ErrorBody),
+        (status = 403, description = "the presser does not own the account", body = crate::admin::openapi::ErrorBody),
+        (status = 404, description = "no such session", body = crate::admin::openapi::ErrorBody),
+        (status = 409, description = "the session is no longer pending", body = crate::admin::openapi::NotPending),
+        (status = 422, description = "a bad id or body, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 pub async fn confirm(
     state: State<ApiState>,
     headers: HeaderMap,
@@ -81,6 +96,21 @@ pub async fn confirm(
 }
 
 /// Not me.
+#[utoipa::path(
+    post, path = "/v1/sessions/{id}/deny", tag = "internal", operation_id = "session_deny",
+    description = "The owner pressed Not me.",
+    security(("service_token" = [])),
+    params(("id" = String, Path, description = "the session id")),
+    request_body = crate::admin::openapi::Press,
+    responses(
+        (status = 200, description = "decided; outcome says what happened", body = crate::admin::openapi::PressAnswer),
+        (status = 401, description = "no or wrong service token", body = crate::admin::openapi::ErrorBody),
+        (status = 403, description = "the presser does not own the account", body = crate::admin::openapi::ErrorBody),
+        (status = 404, description = "no such session", body = crate::admin::openapi::ErrorBody),
+        (status = 409, description = "the session is no longer pending", body = crate::admin::openapi::NotPending),
+        (status = 422, description = "a bad id or body, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 pub async fn deny(
     state: State<ApiState>,
     headers: HeaderMap,
@@ -143,6 +173,18 @@ pub struct Enroll {
     language: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/enroll", tag = "internal", operation_id = "enroll",
+    security(("service_token" = [])),
+    request_body = crate::admin::openapi::EnrollRequest,
+    responses(
+        (status = 200, description = "the presenter now owns the account", body = crate::admin::openapi::Enrolled),
+        (status = 401, description = "no or wrong service token", body = crate::admin::openapi::ErrorBody),
+        (status = 404, description = "unknown code", body = crate::admin::openapi::ErrorBody),
+        (status = 410, description = "the invite was used or has expired (see reason)", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(user))]
 pub async fn enroll(
     State(state): State<ApiState>,
@@ -201,6 +243,16 @@ pub async fn enroll(
     })
 }
 
+#[utoipa::path(
+    get, path = "/v1/users/{user}", tag = "internal", operation_id = "user_status",
+    security(("service_token" = [])),
+    params(("user" = i64, Path, description = "Telegram user id")),
+    responses(
+        (status = 200, description = "the user's accounts and open sessions", body = crate::admin::openapi::UserStatus),
+        (status = 400, description = "user is not a number", content_type = "text/plain", body = String),
+        (status = 401, description = "no or wrong service token", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 pub async fn user(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -229,6 +281,18 @@ pub struct Language {
     language: String,
 }
 
+#[utoipa::path(
+    post, path = "/v1/users/{user}/language", tag = "internal", operation_id = "user_language",
+    security(("service_token" = [])),
+    params(("user" = i64, Path, description = "Telegram user id")),
+    request_body = crate::admin::openapi::LanguageRequest,
+    responses(
+        (status = 200, description = "the language of every account the user owns", body = crate::admin::openapi::LanguageAnswer),
+        (status = 400, description = "user is not a number", content_type = "text/plain", body = String),
+        (status = 401, description = "no or wrong service token", body = crate::admin::openapi::ErrorBody),
+        (status = 422, description = "a bad field, named in detail.field", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 pub async fn set_language(
     State(state): State<ApiState>,
     headers: HeaderMap,

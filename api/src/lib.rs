@@ -1,5 +1,6 @@
-//! tgate's HTTP API. Routers report connects and disconnects here; later the
-//! watcher's internal calls and the admin API join them. Handlers validate
+//! tgate's HTTP API. Routers report connects and disconnects here, the
+//! watcher makes its internal calls, admins manage bans, sessions, accounts
+//! and routers, and `/openapi.json` describes it all. Handlers validate
 //! input into domain types, call the [`Gate`], and translate its outcome into
 //! a status and a JSON body; they hold no business logic of their own.
 
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+mod admin;
 mod auth;
 mod body;
 mod error;
@@ -72,7 +74,7 @@ enum Callers {
 /// with these templates.
 fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
     use Callers::{Public, Tokened};
-    vec![
+    let mut routes = vec![
         ("/v1/events/up", Public, post(events::up)),
         ("/v1/events/down", Public, post(events::down)),
         ("/clients/connect/", Public, post(events::compat_connect)),
@@ -103,7 +105,14 @@ fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
         ("/healthz", Public, get(health::healthz)),
         ("/readyz", Public, get(health::readyz)),
         ("/metrics", Public, get(metrics::scrape)),
-    ]
+        ("/openapi.json", Public, get(admin::openapi::serve)),
+    ];
+    routes.extend(
+        admin::routes()
+            .into_iter()
+            .map(|(path, handler)| (path, Tokened, handler)),
+    );
+    routes
 }
 
 /// The API as an axum router, for serving or for calling in tests.

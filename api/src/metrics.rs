@@ -259,6 +259,14 @@ async fn database_gauges(state: &ApiState, out: &mut Exposition) {
 }
 
 /// `GET /metrics`: open, unless `server.metrics_token` is set.
+#[utoipa::path(
+    get, path = "/metrics", tag = "health", operation_id = "metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition (docs/metrics.md)", body = String, content_type = "text/plain"),
+        (status = 401, description = "server.metrics_token is set and was not presented", body = crate::admin::openapi::ErrorBody),
+        (status = 429, description = "this source is over server.rate_limit", body = crate::admin::openapi::ErrorBody),
+    )
+)]
 pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Some(expected) = &state.gate.config().server.metrics_token {
         let presented = headers

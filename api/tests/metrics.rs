@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use common::{Harness, Options, up_body};
 use serde_json::json;
 
-const SERVICE_TOKEN: &str = "service-token-0123456789";
+use common::SERVICE_TOKEN;
 const METRICS_TOKEN: &str = "metrics-token-0123456789";
 
 /// One scrape: every sample by name and label set.
@@ -311,7 +311,6 @@ async fn counters_move_when_routers_report_events() {
 #[tokio::test]
 async fn a_press_is_counted_and_its_decision_time_observed() {
     let h = Harness::start(Options {
-        server: r#"service_token = "service-token-0123456789""#,
         ..Default::default()
     })
     .await;

@@ -11,11 +11,10 @@ use common::{Harness, Options, up_body};
 use serde_json::{Value, json};
 use tgate_core::domain::SessionState;
 
-const SERVICE_TOKEN: &str = "service-token-0123456789";
+use common::SERVICE_TOKEN;
 const LIMITED: &str = r#"
 rate_limit = 2
 rate_burst = 2
-service_token = "service-token-0123456789"
 "#;
 
 fn ip(s: &str) -> IpAddr {
@@ -197,7 +196,6 @@ async fn a_zero_rate_limit_turns_limiting_off() {
 #[tokio::test]
 async fn a_megabyte_press_gets_413_and_changes_nothing() {
     let h = Harness::start(Options {
-        server: r#"service_token = "service-token-0123456789""#,
         ..Default::default()
     })
     .await;

@@ -15,6 +15,8 @@ use tgate_core::storage::testing::TestDb;
 use tgate_sim::{OnUpHook, RouterSim, RouterSimConfig};
 
 pub const TOKEN: &str = "office-token-0123456789";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
+pub const SERVICE_TOKEN: &str = "service-token-0123456789";
 
 pub struct Options {
     pub compat: bool,
@@ -25,6 +27,8 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// Extra TOML for `[server]`.
     pub server: &'static str,
+    /// Leave `server.admin_token` out, which turns the admin API off.
+    pub no_admin_token: bool,
 }
 
 impl Default for Options {
@@ -35,6 +39,7 @@ impl Default for Options {
             policy: "",
             trusted_proxies: "[]",
             server: "",
+            no_admin_token: false,
         }
     }
 }
@@ -75,6 +80,8 @@ impl Harness {
 [server]
 trusted_proxies = {proxies}
 {server}
+service_token = "{SERVICE_TOKEN}"
+{admin}
 
 [database]
 url = "sqlite://unused.db"
@@ -96,6 +103,11 @@ command_timeout = "3s"
 "#,
             proxies = opts.trusted_proxies,
             server = opts.server,
+            admin = if opts.no_admin_token {
+                String::new()
+            } else {
+                format!("admin_token = \"{ADMIN_TOKEN}\"")
+            },
             policy = opts.policy,
             port = sim.addr().port(),
             fp = sim.host_key_fingerprint(),
@@ -159,6 +171,39 @@ command_timeout = "3s"
             .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let json = resp.json().await.unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    /// An admin API call with the admin token; `body` None sends no body.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.call(method, path, Some(ADMIN_TOKEN), body).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method: reqwest::Method = method.parse().unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();

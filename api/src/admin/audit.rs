@@ -1,0 +1,164 @@
+//! The audit log, newest first, filtered and paged by id: `next` is the id to
+//! pass as `before` for the following page, so pages stay stable while new
+//! records arrive.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use serde::Serialize;
+use tgate_core::domain::{AccountName, SessionId};
+use tgate_core::storage::{AuditFilter, AuditRecord};
+use tracing::instrument;
+use utoipa::ToSchema;
+
+use super::openapi::ErrorBody;
+use super::{Admin, Params, internal};
+use crate::ApiState;
+use crate::error::ApiError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who: `admin-api`, `tg:<id>`, `worker`, `router:<name>`, …
+    pub actor: String,
+    #[schema(example = "ban.add")]
+    pub action: String,
+    pub router: Option<String>,
+    pub account: Option<String>,
+    pub address: Option<String>,
+    pub session_id: Option<String>,
+    /// Action-specific details, or null.
+    pub detail: serde_json::Value,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        AuditView {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            router: r.router,
+            account: r.account,
+            address: r.address,
+            session_id: r.session_id,
+            detail: r.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditView>,
+    /// Pass as `before` for the next page; null on the last page.
+    pub next: Option<i64>,
+}
+
+/// Reads the audit log, newest first.
+#[utoipa::path(
+    get, path = "/v1/admin/audit", tag = "admin", operation_id = "admin_audit_log",
+    security(("admin_token" = [])),
+    params(
+        ("since" = Option<DateTime<Utc>>, Query, description = "RFC 3339; records at or after"),
+        ("until" = Option<DateTime<Utc>>, Query, description = "RFC 3339; records before"),
+        ("actor" = Option<String>, Query, description = "e.g. admin-api"),
+        ("account" = Option<String>, Query, description = "a VPN account name"),
+        ("address" = Option<String>, Query, description = "an IP address or network"),
+        ("action" = Option<String>, Query, description = "e.g. ban.add"),
+        ("session" = Option<uuid::Uuid>, Query, description = "a session id"),
+        ("before" = Option<i64>, Query, description = "only records with a smaller id: the previous page's next"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "page size, default 100"),
+    ),
+    responses(
+        (status = 200, description = "a page of the log", body = AuditPage),
+        (status = 401, description = "missing or wrong admin token", body = ErrorBody),
+        (status = 422, description = "a bad parameter, named in detail.field", body = ErrorBody),
+    )
+)]
+#[instrument(skip_all)]
+pub async fn list(
+    _: Admin,
+    State(state): State<ApiState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let q = Params::new(query)?;
+    let time = |key: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        q.get(key)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v.trim())
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| ApiError::field(key, "not an RFC 3339 time"))
+            })
+            .transpose()
+    };
+    let limit = q.limit()?;
+    let mut filter = AuditFilter {
+        session_id: q
+            .parse::<SessionId>("session", "not a session id")?
+            .map(|s| s.to_string()),
+        action: word(&q, "action")?,
+        actor: word(&q, "actor")?,
+        account: q
+            .parse::<AccountName>("account", "not an account name")?
+            .map(|a| a.to_string()),
+        address: None,
+        since: time("since")?,
+        until: time("until")?,
+        before_id: q.parse::<i64>("before", "not a record id")?,
+        // One more than asked, to know whether a next page exists.
+        limit: limit + 1,
+    };
+    // The log keeps a single address as the caller wrote it (`203.0.113.7`)
+    // in some records and as a network (`203.0.113.7/32`) in ban records;
+    // asking for an address finds both.
+    let addresses: Vec<String> = match q.get("address").map(str::trim) {
+        None => vec![],
+        Some(raw) => match (raw.parse::<IpAddr>(), raw.parse::<IpNet>()) {
+            (Ok(ip), _) => vec![ip.to_string(), IpNet::from(ip).to_string()],
+            (_, Ok(net)) if net.prefix_len() == net.max_prefix_len() => {
+                vec![net.addr().to_string(), net.to_string()]
+            }
+            (_, Ok(net)) => vec![net.trunc().to_string()],
+            _ => return Err(ApiError::field("address", "not an IP address or network")),
+        },
+    };
+    let store = state.gate.store();
+    let mut records = Vec::new();
+    if addresses.is_empty() {
+        records = store.audit_log(&filter).await.map_err(internal)?;
+    } else {
+        for a in addresses {
+            filter.address = Some(a);
+            records.extend(store.audit_log(&filter).await.map_err(internal)?);
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.id));
+        records.dedup_by_key(|r| r.id);
+    }
+    let next = if records.len() as i64 > limit {
+        records.truncate(limit as usize);
+        records.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Json(AuditPage {
+        entries: records.into_iter().map(AuditView::from).collect(),
+        next,
+    }))
+}
+
+/// An actor or action: short, printable, no spaces.
+fn word(q: &Params, key: &str) -> Result<Option<String>, ApiError> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(v) if v.len() > 100 || v.chars().any(|c| c.is_control() || c.is_whitespace()) => {
+            Err(ApiError::field(key, "not a valid value"))
+        }
+        Some(v) => Ok(Some(v.to_owned())),
+    }
+}
