@@ -1,0 +1,170 @@
+//! The admin CLI: bans, sessions, accounts, routers and the audit log,
+//! straight against the configured database (no server has to run). Writes
+//! that concern routers go through a [`Gate`] over SSH, as the worker's do,
+//! so the database stays the truth and the routers follow it; every write is
+//! audited with the actor `cli:<user>`.
+//!
+//! Exit codes: 0 done; 1 the operation failed or found nothing to act on;
+//! 2 bad configuration or bad arguments (what clap uses for usage errors).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use tgate_core::config::Config;
+use tgate_core::domain::RouterName;
+use tgate_core::gate::{Gate, ssh_gateways};
+use tgate_core::storage::Store;
+
+pub mod accounts;
+pub mod audit;
+pub mod bans;
+pub mod output;
+pub mod routers;
+pub mod sessions;
+
+/// Bad input the parser could not catch (an unknown router, a ban on a
+/// protected network): the command stops before it changes anything, with
+/// exit code 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Stops with exit code 2 and the message.
+macro_rules! bad_input {
+    ($($arg:tt)*) => {
+        return Err(anyhow::Error::new($crate::cli::BadInput(format!($($arg)*))))
+    };
+}
+pub(crate) use bad_input;
+
+/// The exit code for an error a command returned.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    if err.downcast_ref::<BadInput>().is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What every command needs: the configuration, the output format and who
+/// is acting.
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub json: bool,
+    /// `cli:<$USER>`, or `cli:cli` when the user is unknown.
+    pub actor: String,
+}
+
+impl Ctx {
+    pub fn new(config: Config, json: bool) -> Ctx {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty() && u.chars().all(|c| !c.is_control()))
+            .unwrap_or_else(|| "cli".to_owned());
+        Ctx {
+            config: Arc::new(config),
+            json,
+            actor: format!("cli:{user}"),
+        }
+    }
+
+    /// Refuses a router the configuration does not name.
+    pub fn check_router(&self, router: &RouterName, argument: &str) -> anyhow::Result<()> {
+        if self.config.router(router.as_str()).is_none() {
+            let known: Vec<_> = self
+                .config
+                .routers
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect();
+            let known = if known.is_empty() {
+                "none are configured".to_owned()
+            } else {
+                format!("configured: {}", known.join(", "))
+            };
+            bad_input!("{argument}: no router named {router:?} ({known})");
+        }
+        Ok(())
+    }
+
+    pub async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        tgate::open_store(&self.config).await
+    }
+
+    /// A gate whose router changes are retried like the worker's. No
+    /// Telegram and no expiry scheduler: admin writes need neither.
+    pub fn gate(&self, store: Arc<dyn Store>) -> Arc<Gate> {
+        let gateways = tgate::retrying(&ssh_gateways(&self.config), &store);
+        tgate::gate(self.config.clone(), store, gateways, None, None)
+    }
+
+    /// A gate that tries each router once, for health checks.
+    pub fn plain_gate(&self, store: Arc<dyn Store>) -> Arc<Gate> {
+        tgate::gate(
+            self.config.clone(),
+            store,
+            ssh_gateways(&self.config),
+            None,
+            None,
+        )
+    }
+}
+
+/// Parses an address or a network: `203.0.113.7`, `203.0.113.0/24`,
+/// `2001:db8::/32`. Host bits of a network are cleared.
+pub fn parse_network(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    s.parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+        format!("{s:?} is not an IP address or a network (e.g. 203.0.113.7 or 203.0.113.0/24)")
+    })
+}
+
+/// A count for `--limit`: 1 to 10000.
+pub fn parse_limit(s: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a number from 1 to 10000")),
+    }
+}
+
+/// The admin commands, as `tgate` shows them beside its servers.
+#[derive(clap::Subcommand)]
+pub enum Admin {
+    /// Bans of addresses and networks: list, add, lift
+    #[command(subcommand)]
+    Bans(bans::BansCommand),
+    /// VPN sessions: list, kick
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
+    /// VPN accounts and their owners
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCommand),
+    /// The configured routers, and a live check of each
+    #[command(subcommand)]
+    Routers(routers::RoutersCommand),
+    /// The audit log, newest first
+    Audit(audit::AuditArgs),
+}
+
+pub async fn run(ctx: &Ctx, command: Admin) -> anyhow::Result<()> {
+    match command {
+        Admin::Bans(c) => bans::run(ctx, c).await,
+        Admin::Sessions(c) => sessions::run(ctx, c).await,
+        Admin::Accounts(c) => accounts::run(ctx, c).await,
+        Admin::Routers(c) => routers::run(ctx, c).await,
+        Admin::Audit(a) => audit::run(ctx, a).await,
+    }
+}
