@@ -83,8 +83,8 @@ fn main() -> ExitCode {
         }
     };
     if let Command::Admin(admin) = cli.command {
-        // Only warnings (a router that did not follow) share stderr with the answer.
-        init_tracing("warn");
+        // The commands say themselves what went wrong; logs only on request.
+        init_tracing("error");
         let ctx = cli::Ctx::new(config, cli.json);
         return match runtime.block_on(cli::run(&ctx, admin)) {
             Ok(()) => ExitCode::SUCCESS,

@@ -174,7 +174,7 @@ command_timeout = "3s"
 async fn bans_are_added_listed_and_lifted_on_the_database_and_the_router() {
     let env = Env::start().await;
 
-    let added = env
+    let run = env
         .tgate(&[
             "bans",
             "add",
@@ -185,8 +185,9 @@ async fn bans_are_added_listed_and_lifted_on_the_database_and_the_router() {
             "x",
             "--json",
         ])
-        .await
-        .json();
+        .await;
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let added = run.json();
     assert_eq!(added["network"], "203.0.113.0/24");
     assert_eq!(added["reason"], "x");
     assert_eq!(added["created_by"], "cli:tester");
@@ -632,4 +633,39 @@ async fn the_audit_log_shows_what_the_cli_did() {
         assert!(header.contains(column), "{header}");
     }
     assert!(table.stdout.contains("cli:tester"));
+}
+
+#[tokio::test]
+async fn a_ban_is_kept_when_the_router_is_down_and_the_admin_is_told() {
+    let env = Env::start().await;
+    env.sim.refuse_connections(true);
+    let run = env
+        .tgate(&["bans", "add", "203.0.113.0/24", "--json"])
+        .await;
+    let ban = run.json();
+    assert!(
+        run.stderr.contains("router office did not follow"),
+        "{}",
+        run.stderr
+    );
+    // policy.ban_time, 1 h by default.
+    let row = env
+        .store()
+        .ban(ban["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let left = row.until - Utc::now();
+    assert!(left > chrono::Duration::minutes(59) && left <= chrono::Duration::hours(1));
+    assert_eq!(env.store().active_bans(Utc::now()).await.unwrap().len(), 1);
+    assert!(env.ban_list().is_empty());
+
+    env.sim.refuse_connections(false);
+    let lifted = env.tgate(&["bans", "rm", "203.0.113.0/24"]).await;
+    assert!(lifted.ok().contains("lifted"));
+    assert!(
+        !lifted.stderr.contains("did not follow"),
+        "{}",
+        lifted.stderr
+    );
 }

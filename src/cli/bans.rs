@@ -13,7 +13,7 @@ use tgate_core::config::{format_duration, parse_duration};
 use tgate_core::storage::{Ban, Store};
 
 use super::output::{self, ban_json, bans_table, print_json};
-use super::{Ctx, bad_input, parse_limit, parse_network};
+use super::{Ctx, audit_mark, bad_input, parse_limit, parse_network, warn_router_errors};
 
 #[derive(Subcommand)]
 pub enum BansCommand {
@@ -148,8 +148,10 @@ async fn add(
         );
     }
     let store = ctx.store().await?;
-    let gate = ctx.gate(store);
+    let mark = audit_mark(store.as_ref()).await;
+    let gate = ctx.gate(store.clone());
     let ban = gate.admin_ban(network, length, &reason, &ctx.actor).await?;
+    warn_router_errors(store.as_ref(), mark).await;
     let now = Utc::now();
     if ctx.json {
         print_json(&ban_json(&ban, now));
@@ -176,13 +178,15 @@ async fn rm(ctx: &Ctx, target: BanTarget) -> anyhow::Result<()> {
             .map(|b| b.id)
             .collect(),
     };
-    let gate = ctx.gate(store);
+    let mark = audit_mark(store.as_ref()).await;
+    let gate = ctx.gate(store.clone());
     let mut lifted = Vec::new();
     for id in ids {
         if let Some(ban) = gate.lift_ban(id, &ctx.actor).await? {
             lifted.push(ban);
         }
     }
+    warn_router_errors(store.as_ref(), mark).await;
     if lifted.is_empty() {
         match target {
             BanTarget::Id(id) => anyhow::bail!("no active ban {id}"),

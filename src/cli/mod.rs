@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use tgate_core::config::Config;
 use tgate_core::domain::RouterName;
 use tgate_core::gate::{Gate, ssh_gateways};
-use tgate_core::storage::Store;
+use tgate_core::storage::{AuditFilter, Store};
 
 pub mod accounts;
 pub mod audit;
@@ -101,15 +101,11 @@ impl Ctx {
         tgate::open_store(&self.config).await
     }
 
-    /// A gate whose router changes are retried like the worker's. No
-    /// Telegram and no expiry scheduler: admin writes need neither.
+    /// A gate over the configured routers, one SSH attempt per change: the
+    /// database is the truth and the worker's reconciler mirrors anything a
+    /// router missed, so the admin hears at once rather than after retries
+    /// (and the worker's retry records do not claim the CLI's calls).
     pub fn gate(&self, store: Arc<dyn Store>) -> Arc<Gate> {
-        let gateways = tgate::retrying(&ssh_gateways(&self.config), &store);
-        tgate::gate(self.config.clone(), store, gateways, None, None)
-    }
-
-    /// A gate that tries each router once, for health checks.
-    pub fn plain_gate(&self, store: Arc<dyn Store>) -> Arc<Gate> {
         tgate::gate(
             self.config.clone(),
             store,
@@ -117,6 +113,41 @@ impl Ctx {
             None,
             None,
         )
+    }
+}
+
+/// Where the audit log ends now, for [`warn_router_errors`] afterwards.
+/// Ids, not times: stored times are rounded, ids only grow.
+pub async fn audit_mark(store: &dyn Store) -> i64 {
+    let newest = AuditFilter {
+        limit: 1,
+        ..AuditFilter::default()
+    };
+    match store.audit_log(&newest).await {
+        Ok(records) => records.first().map_or(0, |r| r.id),
+        Err(_) => i64::MAX,
+    }
+}
+
+/// Tells the admin which router changes failed after `mark`: the gate
+/// records them rather than failing the operation, which is already in the
+/// database and which the worker's reconciler will mirror.
+pub async fn warn_router_errors(store: &dyn Store, mark: i64) {
+    let filter = AuditFilter {
+        action: Some("router.error".to_owned()),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    let Ok(records) = store.audit_log(&filter).await else {
+        return;
+    };
+    for r in records.iter().rev().filter(|r| r.id > mark) {
+        let what = r.detail["operation"].as_str().unwrap_or("change");
+        let error = r.detail["error"].as_str().unwrap_or("failed");
+        eprintln!(
+            "tgate: warning: router {} did not follow ({what}: {error}); the worker's reconciler will repair it",
+            r.router.as_deref().unwrap_or("?"),
+        );
     }
 }
 

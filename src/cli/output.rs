@@ -105,7 +105,15 @@ pub fn is_active(b: &Ban, now: DateTime<Utc>) -> bool {
 }
 
 pub fn bans_table(bans: &[Ban], now: DateTime<Utc>) -> Table {
-    let mut t = Table::new(&["ID", "NETWORK", "UNTIL", "STATE", "SOURCE", "BY", "REASON"]);
+    let mut t = Table::new(&[
+        "ID",
+        "NETWORK",
+        "UNTIL (UTC)",
+        "STATE",
+        "SOURCE",
+        "BY",
+        "REASON",
+    ]);
     for b in bans {
         let state = if b.lifted_at.is_some() {
             "lifted"
@@ -148,7 +156,14 @@ pub fn session_json(s: &Session) -> Value {
 
 pub fn sessions_table(sessions: &[Session]) -> Table {
     let mut t = Table::new(&[
-        "ID", "ROUTER", "ACCOUNT", "STATE", "CALLER", "ADDRESS", "SERVICE", "STARTED",
+        "ID",
+        "ROUTER",
+        "ACCOUNT",
+        "STATE",
+        "CALLER",
+        "ADDRESS",
+        "SERVICE",
+        "STARTED (UTC)",
     ]);
     for s in sessions {
         t.row(vec![
@@ -178,7 +193,14 @@ pub fn account_json(a: &Account) -> Value {
 }
 
 pub fn accounts_table(accounts: &[Account]) -> Table {
-    let mut t = Table::new(&["ROUTER", "ACCOUNT", "OWNER", "LOCKED", "ADMIN", "CREATED"]);
+    let mut t = Table::new(&[
+        "ROUTER",
+        "ACCOUNT",
+        "OWNER",
+        "LOCKED",
+        "ADMIN",
+        "CREATED (UTC)",
+    ]);
     for a in accounts {
         t.row(vec![
             a.router.to_string(),
@@ -270,7 +292,14 @@ pub fn audit_json(r: &AuditRecord) -> Value {
 
 pub fn audit_table(records: &[AuditRecord]) -> Table {
     let mut t = Table::new(&[
-        "ID", "TIME", "ACTOR", "ACTION", "ROUTER", "ACCOUNT", "ADDRESS", "DETAIL",
+        "ID",
+        "TIME (UTC)",
+        "ACTOR",
+        "ACTION",
+        "ROUTER",
+        "ACCOUNT",
+        "ADDRESS",
+        "DETAIL",
     ]);
     for r in records {
         let detail = if r.detail.is_null() {

@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx, command: RoutersCommand) -> anyhow::Result<()> {
                 None => ctx.config.routers.iter().map(|r| r.name.clone()).collect(),
             };
             let store = ctx.store().await?;
-            let gate = ctx.plain_gate(store);
+            let gate = ctx.gate(store);
             let mut checks = tokio::task::JoinSet::new();
             for (i, name) in names.into_iter().enumerate() {
                 let gate = gate.clone();

@@ -68,10 +68,12 @@ pub async fn run(ctx: &Ctx, command: SessionsCommand) -> anyhow::Result<()> {
                 anyhow::bail!("session {id} is already {}", session.state);
             }
             ctx.check_router(&session.router, "<SESSION_ID>")?;
-            let gate = ctx.gate(store);
+            let mark = super::audit_mark(store.as_ref()).await;
+            let gate = ctx.gate(store.clone());
             let Some(closed) = gate.kick(id, &ctx.actor).await? else {
                 anyhow::bail!("session {id} ended before it could be kicked");
             };
+            super::warn_router_errors(store.as_ref(), mark).await;
             if ctx.json {
                 print_json(&session_json(&closed));
             } else {
