@@ -199,3 +199,52 @@ pub async fn run(ctx: &Ctx, command: Admin) -> anyhow::Result<()> {
         Admin::Audit(a) => audit::run(ctx, a).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_networks_parse_and_host_bits_are_cleared() {
+        assert_eq!(
+            parse_network("203.0.113.7").unwrap().to_string(),
+            "203.0.113.7/32"
+        );
+        assert_eq!(
+            parse_network("203.0.113.7/24").unwrap().to_string(),
+            "203.0.113.0/24"
+        );
+        assert_eq!(
+            parse_network("2001:db8::1/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        for bad in ["", "nope", "203.0.113.0/33", "1.2.3", "203.0.113.0/"] {
+            assert!(parse_network(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_ban_target_is_an_id_or_a_network() {
+        use bans::BanTarget;
+        assert!(matches!("17".parse(), Ok(BanTarget::Id(17))));
+        assert!(matches!("198.51.100.7".parse(), Ok(BanTarget::Network(_))));
+        assert!("x.y".parse::<BanTarget>().is_err());
+    }
+
+    #[test]
+    fn since_is_a_time_or_a_duration_ago() {
+        let at = audit::parse_since("2026-01-31T12:00:00Z").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-01-31T12:00:00+00:00");
+        let ago = chrono::Utc::now() - audit::parse_since("1h").unwrap();
+        assert!((ago - chrono::Duration::hours(1)).num_seconds().abs() < 5);
+        assert!(audit::parse_since("yesterday").is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert_eq!(parse_limit("1"), Ok(1));
+        assert!(parse_limit("0").is_err());
+        assert!(parse_limit("10001").is_err());
+        assert!(parse_limit("-3").is_err());
+    }
+}
