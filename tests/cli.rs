@@ -115,11 +115,20 @@ command_timeout = "3s"
             .output()
             .await
             .expect("run tgate");
-        Run {
+        let run = Run {
             code: status.code().expect("tgate exited, not killed"),
             stdout: String::from_utf8(stdout).unwrap(),
             stderr: String::from_utf8(stderr).unwrap(),
-        }
+        };
+        // A target directory shared by several checkouts may hold another
+        // branch's binary by the time it runs; say so rather than fail oddly.
+        assert!(
+            !run.stderr.contains("unrecognized subcommand"),
+            "{} is not this branch's build: {}",
+            env!("CARGO_BIN_EXE_tgate"),
+            run.stderr
+        );
+        run
     }
 
     fn ban_list(&self) -> Vec<String> {
