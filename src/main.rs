@@ -8,19 +8,28 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tgate::Shutdown;
-use tgate_core::config::{Config, parse_duration};
-use tgate_core::domain::{AccountName, RouterName};
+use tgate_core::config::Config;
+
+mod cli;
 
 #[derive(Parser)]
 #[command(
     name = "tgate",
     version,
-    about = "Telegram second factor for MikroTik VPN logins"
+    about = "Telegram second factor for MikroTik VPN logins",
+    after_help = "Exit codes:\n  \
+                  0  done\n  \
+                  1  the operation failed or found nothing to act on \
+                  (`bans rm 999` with no such ban, an unreachable router)\n  \
+                  2  bad configuration or bad arguments; nothing was changed"
 )]
 struct Cli {
     /// Configuration file [default: $TGATE_CONFIG, else ./tgate.toml]
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Print one JSON document (an array or an object) instead of a table
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,21 +50,8 @@ enum Command {
     Worker,
     /// Check the configuration and list every problem with its key
     CheckConfig,
-    /// VPN accounts and their owners
-    #[command(subcommand)]
-    Accounts(AccountsCommand),
-}
-
-#[derive(Subcommand)]
-enum AccountsCommand {
-    /// Make a one-time invite link that enrolls whoever opens it as the owner
-    Invite {
-        router: RouterName,
-        account: AccountName,
-        /// How long the link works
-        #[arg(long, default_value = "24h", value_parser = parse_duration)]
-        ttl: std::time::Duration,
-    },
+    #[command(flatten)]
+    Admin(cli::Admin),
 }
 
 fn main() -> ExitCode {
@@ -79,8 +75,26 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    init_tracing();
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tgate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Command::Admin(admin) = cli.command {
+        // The commands say themselves what went wrong; logs only on request.
+        init_tracing("error");
+        let ctx = cli::Ctx::new(config, cli.json);
+        return match runtime.block_on(cli::run(&ctx, admin)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("tgate: {err:#}");
+                cli::exit_code(&err)
+            }
+        };
+    }
+    init_tracing("info");
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -91,9 +105,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -140,41 +154,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 };
             tgate_watcher::run(watcher, on_signal().wait()).await
         }
-        Command::Accounts(AccountsCommand::Invite {
-            router,
-            account,
-            ttl,
-        }) => {
-            if config.router(router.as_str()).is_none() {
-                anyhow::bail!("no router named {router} in the configuration");
-            }
-            let store = tgate::open_store(&config).await?;
-            let invite =
-                tgate_core::enroll::create_invite(store.as_ref(), &router, &account, "cli", ttl)
-                    .await?;
-            let username = match tgate::bot(&config)? {
-                Some(bot) => {
-                    use teloxide::prelude::Requester;
-                    bot.get_me().await.ok().map(|me| me.username().to_owned())
-                }
-                None => None,
-            };
-            match username {
-                Some(name) => println!("{}", tgate_core::enroll::invite_link(&name, &invite.code)),
-                None => {
-                    println!("{}", invite.code);
-                    eprintln!(
-                        "(the bot could not be asked its name: the link is https://t.me/<bot>?start={})",
-                        invite.code
-                    );
-                }
-            }
-            eprintln!(
-                "Send this link to the owner of {account} on {router}; it works once, until {}.",
-                invite.expires_at.format("%Y-%m-%d %H:%M UTC")
-            );
-            Ok(())
-        }
+        Command::Admin(_) => unreachable!("admin commands run in cli::run"),
     }
 }
 
