@@ -20,6 +20,7 @@ mod error;
 mod events;
 mod health;
 mod internal;
+mod internal_admin;
 
 pub use auth::CallerAuth;
 pub use error::ApiError;
@@ -56,6 +57,17 @@ pub fn app(state: ApiState) -> Router {
         .route("/v1/enroll", post(internal::enroll))
         .route("/v1/users/{user}", get(internal::user))
         .route("/v1/users/{user}/language", post(internal::set_language))
+        .route(
+            "/v1/bot/bans",
+            get(internal_admin::bans)
+                .post(internal_admin::ban)
+                .delete(internal_admin::unban),
+        )
+        .route("/v1/bot/sessions", get(internal_admin::sessions))
+        .route("/v1/bot/kick", post(internal_admin::kick))
+        .route("/v1/bot/invites", post(internal_admin::invite))
+        .route("/v1/bot/accounts", get(internal_admin::accounts))
+        .route("/v1/bot/routers", get(internal_admin::routers))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)
