@@ -186,7 +186,10 @@ async fn help_and_anything_else() {
         h.ask(&alice(), "/banana").await,
         "I don't understand that. /help lists what I can do."
     );
-    assert!(!help.contains("/bans"), "admin commands only for admins: {help}");
+    assert!(
+        !help.contains("/bans"),
+        "admin commands only for admins: {help}"
+    );
 }
 
 #[tokio::test]
