@@ -26,6 +26,7 @@ mod error;
 mod events;
 mod health;
 mod internal;
+mod internal_admin;
 mod metrics;
 mod ratelimit;
 
@@ -106,6 +107,18 @@ fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
         ("/readyz", Public, get(health::readyz)),
         ("/metrics", Public, get(metrics::scrape)),
         ("/openapi.json", Public, get(admin::openapi::serve)),
+        (
+            "/v1/bot/bans",
+            Tokened,
+            get(internal_admin::bans)
+                .post(internal_admin::ban)
+                .delete(internal_admin::unban),
+        ),
+        ("/v1/bot/sessions", Tokened, get(internal_admin::sessions)),
+        ("/v1/bot/kick", Tokened, post(internal_admin::kick)),
+        ("/v1/bot/invites", Tokened, post(internal_admin::invite)),
+        ("/v1/bot/accounts", Tokened, get(internal_admin::accounts)),
+        ("/v1/bot/routers", Tokened, get(internal_admin::routers)),
     ];
     routes.extend(
         admin::routes()

@@ -107,8 +107,8 @@ struct ErrorBody {
 
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     token: SecretString,
 }
 
@@ -273,7 +273,10 @@ impl ApiClient {
 
     /// Sends with the service token and reads the whole answer; a refused
     /// token is its own error because only an operator can fix it.
-    async fn send(&self, req: RequestBuilder) -> Result<(StatusCode, Vec<u8>), ApiError> {
+    pub(crate) async fn send(
+        &self,
+        req: RequestBuilder,
+    ) -> Result<(StatusCode, Vec<u8>), ApiError> {
         let resp = req
             .bearer_auth(self.token.expose_secret())
             .send()
@@ -291,6 +294,6 @@ impl ApiClient {
     }
 }
 
-fn parse<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|_| ApiError::BadAnswer { status })
 }

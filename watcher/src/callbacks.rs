@@ -6,13 +6,15 @@
 //!
 //! The `/language` keyboard's buttons (`l:en`, `l:ru`) are not signed: they
 //! only change the presser's own preference, which they could do by typing
-//! anyway.
+//! anyway. The admin lists' ◀ / ▶ buttons (`p:bans:2`) are not signed
+//! either: they only show a page, and only to an admin.
 
 use teloxide::prelude::*;
 use teloxide::types::{CallbackQuery, CallbackQueryId};
 use tgate_core::telegram::Lang;
 
 use crate::Ctx;
+use crate::admin;
 use crate::api_client::ApiError;
 use crate::telegram::deliver;
 use crate::texts;
@@ -27,6 +29,9 @@ pub(crate) async fn handle(ctx: &Ctx, q: CallbackQuery) {
 
     if let Some(code) = data.strip_prefix(LANGUAGE_PREFIX) {
         return choose_language(ctx, &q, user, lang, code).await;
+    }
+    if let Some(page) = data.strip_prefix(admin::PAGE_PREFIX) {
+        return admin::page_press(ctx, &q, page).await;
     }
 
     let toast = match ctx.signer.decode(data) {

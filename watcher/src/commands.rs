@@ -1,5 +1,6 @@
 //! Messages users type in their private chat with the bot: `/start [code]`,
-//! `/status`, `/help`, `/language`, and a hint for anything else. Group
+//! `/status`, `/help`, `/language`, the admin commands (handed to
+//! [`crate::admin`]), and a hint for anything else. Group
 //! chats are ignored: prompts and answers about someone's VPN logins belong
 //! in a private chat only.
 //!
@@ -13,6 +14,7 @@ use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, User};
 use tgate_core::telegram::Lang;
 
 use crate::Ctx;
+use crate::admin::{self, AdminName};
 use crate::api_client::Enrollment;
 use crate::callbacks::{LANGUAGE_PREFIX, log_api_error};
 use crate::telegram::deliver;
@@ -28,6 +30,7 @@ enum Command<'a> {
     Status,
     Help,
     Language,
+    Admin(AdminName, &'a str),
     Other,
 }
 
@@ -38,6 +41,7 @@ impl Command<'_> {
             Command::Status => "status",
             Command::Help => "help",
             Command::Language => "language",
+            Command::Admin(..) => "admin",
             Command::Other => "other",
         }
     }
@@ -58,7 +62,9 @@ fn parse(text: &str) -> Command<'_> {
         "status" => Command::Status,
         "help" => Command::Help,
         "language" | "lang" => Command::Language,
-        _ => Command::Other,
+        other => AdminName::from_command(other).map_or(Command::Other, |admin| {
+            Command::Admin(admin, arg.unwrap_or_default())
+        }),
     }
 }
 
@@ -84,8 +90,14 @@ pub(crate) async fn handle(ctx: &Ctx, msg: Message) {
         }
         Command::Help => {
             let lang = preferred(ctx, from, telegram_lang).await;
-            send(ctx, chat, texts::help(lang)).await;
+            if admin::is_admin(ctx, from) {
+                let text = format!("{}\n\n{}", texts::help(lang), admin::help(lang));
+                send(ctx, chat, &text).await;
+            } else {
+                send(ctx, chat, texts::help(lang)).await;
+            }
         }
+        Command::Admin(name, args) => admin::command(ctx, chat, from, name, args).await,
         Command::Language => {
             let lang = preferred(ctx, from, telegram_lang).await;
             let buttons = Lang::ALL.map(|l| {
@@ -137,7 +149,7 @@ async fn status(ctx: &Ctx, chat: ChatId, from: &User, telegram_lang: Lang) {
 }
 
 /// The language saved with `/language`, else Telegram's.
-async fn preferred(ctx: &Ctx, from: &User, telegram_lang: Lang) -> Lang {
+pub(crate) async fn preferred(ctx: &Ctx, from: &User, telegram_lang: Lang) -> Lang {
     let lookup = ctx.api.user_status(ChatId::from(from.id).0);
     match tokio::time::timeout(PREFERENCE_WAIT, lookup).await {
         Ok(Ok(status)) => status.language.unwrap_or(telegram_lang),
@@ -166,7 +178,12 @@ mod tests {
         assert_eq!(parse(" /status "), Command::Status);
         assert_eq!(parse("/Help"), Command::Help);
         assert_eq!(parse("/language"), Command::Language);
-        assert_eq!(parse("/bans"), Command::Other);
+        assert_eq!(parse("/bans"), Command::Admin(AdminName::Bans, ""));
+        assert_eq!(
+            parse("/ban@tgate_bot 1.2.3.4  2h spam"),
+            Command::Admin(AdminName::Ban, "1.2.3.4  2h spam")
+        );
+        assert_eq!(parse("/banana"), Command::Other);
         assert_eq!(parse("hello"), Command::Other);
         assert_eq!(parse(""), Command::Other);
     }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use tgate_core::telegram::callback::CallbackSigner;
 
+mod admin;
+mod api_admin;
 mod api_client;
 mod callbacks;
 mod commands;
@@ -52,7 +54,6 @@ pub(crate) struct Ctx {
     pub(crate) bot: teloxide::Bot,
     pub(crate) api: api_client::ApiClient,
     pub(crate) signer: CallbackSigner,
-    #[expect(dead_code, reason = "admin commands come in a later step")]
     pub(crate) admins: Vec<i64>,
 }
 

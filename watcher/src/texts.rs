@@ -207,7 +207,7 @@ fn session_line(lang: Lang, s: &SessionInfo) -> String {
 
 /// RFC 3339 from the API, shown to the minute in UTC; anything unparsable is
 /// shown as it came rather than hidden.
-fn since(created_at: &str) -> String {
+pub(crate) fn since(created_at: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(created_at)
         .map(|t| {
             t.with_timezone(&chrono::Utc)
@@ -217,7 +217,7 @@ fn since(created_at: &str) -> String {
         .unwrap_or_else(|_| created_at.to_owned())
 }
 
-fn state_name(lang: Lang, state: &str) -> String {
+pub(crate) fn state_name(lang: Lang, state: &str) -> String {
     let name = match (lang, state) {
         (Lang::En, "pending") => "waiting for confirmation",
         (Lang::Ru, "pending") => "ждёт подтверждения",

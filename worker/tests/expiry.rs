@@ -64,8 +64,10 @@ async fn confirm_racing_the_deadline_has_exactly_one_outcome() {
         let (press, expired) = tokio::join!(h.gate.confirm(s.id, OWNER), h.gate.expire(s.id));
         let press = press.unwrap();
         let expired = expired.unwrap();
-        eventually("the session is decided", || async {
-            h.state(&s).await != SessionState::Pending
+        // The transition decides; its audit record follows a moment later,
+        // written by whichever of the racers won.
+        eventually("the outcome is audited", || async {
+            h.audited(&s, "session.confirmed").await + h.audited(&s, "session.expired").await > 0
         })
         .await;
         let state = h.state(&s).await;

@@ -183,8 +183,12 @@ async fn help_and_anything_else() {
         "I don't understand that. /help lists what I can do."
     );
     assert_eq!(
-        h.ask(&alice(), "/bans").await,
+        h.ask(&alice(), "/banana").await,
         "I don't understand that. /help lists what I can do."
+    );
+    assert!(
+        !help.contains("/bans"),
+        "admin commands only for admins: {help}"
     );
 }
 

@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 
 pub const SERVICE_TOKEN: &str = "svc-token-for-tests";
 pub const CALLBACK_KEY: &str = "callback-key-for-tests-0123456789";
+/// The Telegram id the watcher treats as an admin.
+pub const ADMIN: i64 = 1;
 /// Generous: these bound waits for something that should happen at once.
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -29,7 +31,11 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct ApiRequest {
     pub method: String,
     pub path: String,
+    /// The query string, without the `?`; empty when there is none.
+    pub query: String,
     pub authorization: Option<String>,
+    /// The `X-Telegram-User` header admin calls carry.
+    pub telegram_user: Option<String>,
     pub body: Value,
 }
 
@@ -128,8 +134,13 @@ async fn answer(
     let request = ApiRequest {
         method: method.to_string(),
         path: uri.path().to_owned(),
+        query: uri.query().unwrap_or_default().to_owned(),
         authorization: headers
             .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        telegram_user: headers
+            .get("x-telegram-user")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
@@ -195,7 +206,7 @@ impl Harness {
             api_base: self.base.clone(),
             service_token: SecretString::from(SERVICE_TOKEN),
             callback_key: SecretString::from(CALLBACK_KEY),
-            admins: vec![1],
+            admins: vec![ADMIN],
         };
         let shutdown = async move {
             let _ = stopped.await;
@@ -290,6 +301,11 @@ pub async fn dead_port() -> String {
 
 pub fn alice() -> TgUser {
     TgUser::new(1001, "Alice").lang("en")
+}
+
+/// The one admin the harness's watcher is configured with.
+pub fn admin() -> TgUser {
+    TgUser::new(ADMIN, "Admin").lang("en")
 }
 
 pub fn boris() -> TgUser {
