@@ -19,6 +19,8 @@ use tgate_worker::RetryingGateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod lab;
+
 /// One router client per configured router.
 pub type Gateways = std::collections::HashMap<RouterName, Arc<dyn Gateway>>;
 

@@ -2,25 +2,18 @@
 //! RouterOS router over real SSH and the Telegram Bot API over real HTTP, on a
 //! real database (SQLite, or PostgreSQL with `TGATE_TEST_DATABASE_URL`).
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use tgate::Shutdown;
-use tgate_core::config::Config;
+use tgate::lab::{Lab, LabOptions};
 use tgate_core::domain::{AccountName, RouterName, SessionId};
 use tgate_core::storage::testing::TestDb;
 use tgate_core::storage::{Session, Store};
-use tgate_sim::{
-    BotApiSim, BotApiSimConfig, OnUpHook, RouterSim, RouterSimConfig, SimMessage, TgUser,
-};
+use tgate_sim::{SimMessage, TgUser};
 
-pub const TOKEN: &str = "office-token-0123456789";
-pub const ADMIN: i64 = 9000;
-pub const SANDBOX: &str = "tgate-sandbox";
-pub const PERMIT: &str = "tgate-permit";
-pub const BAN: &str = "tgate-ban";
+pub use tgate::lab::{ADMIN, BAN, PERMIT, SANDBOX};
 /// Long enough that nothing expires during a test unless it wants to.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -33,15 +26,21 @@ pub fn ip(s: &str) -> IpAddr {
 }
 
 pub fn office() -> RouterName {
-    "office".parse().unwrap()
+    tgate::lab::ROUTER.parse().unwrap()
 }
 
+/// The lab (`sys.router`, `sys.tg`, `sys.api` through `Deref`) on the test's
+/// own database.
 pub struct System {
-    pub router: RouterSim,
-    pub tg: BotApiSim,
+    lab: Lab,
     pub db: TestDb,
-    pub api: String,
-    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::ops::Deref for System {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
 }
 
 impl System {
@@ -51,71 +50,13 @@ impl System {
 
     /// `policy` is extra TOML for the `[policy]` table.
     pub async fn start_with(policy: &str) -> System {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = format!("http://{}", listener.local_addr().unwrap());
-        let router = RouterSim::start(RouterSimConfig {
-            hook: Some(OnUpHook::Tgate {
-                base_url: api.clone(),
-                token: TOKEN.into(),
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let tg = BotApiSim::start(BotApiSimConfig::default()).await.unwrap();
         let db = TestDb::new().await;
-        let toml = format!(
-            r#"
-[database]
-url = "{db_url}"
-
-[telegram]
-token = "{tg_token}"
-api_url = "{tg_url}"
-admins = [{ADMIN}]
-
-[policy]
-{policy}
-
-[[routers]]
-name = "office"
-host = "127.0.0.1"
-port = {port}
-user = "admin"
-password = "admin"
-host_key = "{fp}"
-token = "{TOKEN}"
-command_timeout = "3s"
-"#,
-            db_url = db.url,
-            tg_token = tg.token(),
-            tg_url = tg.url(),
-            port = router.addr().port(),
-            fp = router.host_key_fingerprint(),
-        );
-        let config = Config::from_sources(&toml, &[], std::path::Path::new("."))
-            .unwrap_or_else(|e| panic!("test config: {e}"));
-        db.store.sync_routers(&[office()]).await.unwrap();
-        let (stop, shutdown) = Shutdown::new();
-        tokio::spawn(async move {
-            // At the end of a test the runtime cancels tasks mid-flight.
-            if let Err(e) = tgate::serve(config, listener, shutdown).await {
-                eprintln!("tgate serve stopped: {e:#}");
-            }
-        });
-        let health = format!("{api}/healthz");
-        let until = tokio::time::Instant::now() + PATIENCE;
-        while reqwest::get(&health).await.is_err() {
-            assert!(tokio::time::Instant::now() < until, "tgate did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        System {
-            router,
-            tg,
-            db,
-            api,
-            stop,
-        }
+        let mut options = LabOptions::new(db.url.clone());
+        options.policy = policy.to_owned();
+        let lab = Lab::start(options)
+            .await
+            .unwrap_or_else(|e| panic!("starting the lab: {e:#}"));
+        System { lab, db }
     }
 
     pub fn store(&self) -> &std::sync::Arc<dyn Store> {
@@ -186,11 +127,5 @@ command_timeout = "3s"
             .into_iter()
             .map(|e| e.address)
             .collect()
-    }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
     }
 }
