@@ -10,7 +10,7 @@ use anyhow::Context;
 use secrecy::SecretString;
 use tgate_core::config::Config;
 use tgate_core::domain::RouterName;
-use tgate_core::gate::{ExpiryScheduler, Gate, ssh_gateways};
+use tgate_core::gate::{ExpiryScheduler, Gate, ssh_gateways, watch_health};
 use tgate_core::router::Gateway;
 use tgate_core::storage::Store;
 use tgate_core::telegram::Notifier;
@@ -134,16 +134,22 @@ pub fn retrying(gateways: &Gateways, store: &Arc<dyn Store>) -> Gateways {
         .collect()
 }
 
+/// One SSH client per configured router, each watched so that the admins
+/// hear once when a router goes away and once when it is back.
+pub fn routers(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    notifier: &Option<Arc<Notifier>>,
+) -> Gateways {
+    watch_health(&ssh_gateways(config), store, notifier)
+}
+
 /// The API's gate: plain router clients, expiry jobs queued in the database.
 pub async fn api_gate(config: Arc<Config>, store: Arc<dyn Store>) -> anyhow::Result<Arc<Gate>> {
     let scheduler = tgate_worker::scheduler(&store).await?;
-    Ok(gate(
-        config.clone(),
-        store,
-        ssh_gateways(&config),
-        notifier(&config)?,
-        Some(scheduler),
-    ))
+    let notifier = notifier(&config)?;
+    let routers = routers(&config, &store, &notifier);
+    Ok(gate(config, store, routers, notifier, Some(scheduler)))
 }
 
 /// Runs only the worker until `shutdown`.
@@ -152,8 +158,9 @@ pub async fn run_worker(
     store: Arc<dyn Store>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let gateways = retrying(&ssh_gateways(&config), &store);
-    let gate = gate(config.clone(), store, gateways, notifier(&config)?, None);
+    let notifier = notifier(&config)?;
+    let gateways = retrying(&routers(&config, &store, &notifier), &store);
+    let gate = gate(config.clone(), store, gateways, notifier, None);
     tgate_worker::run(gate, &config, shutdown.wait()).await
 }
 
@@ -178,8 +185,8 @@ pub async fn serve(
     fill_generated_secrets(&mut config);
     let config = Arc::new(config);
     let store = open_store(&config).await?;
-    let ssh = ssh_gateways(&config);
     let notifier = notifier(&config)?;
+    let ssh = routers(&config, &store, &notifier);
     let scheduler = tgate_worker::scheduler(&store).await?;
     let api_gate = gate(
         config.clone(),

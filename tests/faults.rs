@@ -123,3 +123,64 @@ async fn fail_safe_lets_the_client_in_and_tells_the_admins() {
         .expect("admins told");
     assert!(alert.text.contains("alice"), "{}", alert.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_hear_once_when_a_router_goes_away_and_once_when_it_is_back() {
+    let sys = System::start().await;
+    let ready = || async {
+        reqwest::get(format!("{}/readyz", sys.api))
+            .await
+            .unwrap()
+            .status()
+    };
+    let from_bot = |needle: &'static str| {
+        let chat = sys.tg.bot_messages(ADMIN);
+        chat.iter().filter(|m| m.text.contains(needle)).count()
+    };
+    // The first answer since installation is recorded, not announced.
+    assert_eq!(ready().await, 200);
+
+    sys.router.refuse_connections(true);
+    sys.router.drop_connections();
+    for _ in 0..3 {
+        assert_eq!(ready().await, 503);
+    }
+    sys.tg
+        .wait_for(ADMIN, PATIENCE, |m| {
+            m.text.contains("office is unreachable")
+        })
+        .await
+        .expect("admins told the router is away");
+
+    sys.router.refuse_connections(false);
+    // The client waits out its reconnect backoff before it tries again.
+    let give_up = tokio::time::Instant::now() + PATIENCE;
+    while ready().await != 200 {
+        assert!(tokio::time::Instant::now() < give_up, "never ready again");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    for _ in 0..2 {
+        assert_eq!(ready().await, 200);
+    }
+    sys.tg
+        .wait_for(ADMIN, PATIENCE, |m| {
+            m.text.contains("office is reachable again")
+        })
+        .await
+        .expect("admins told the router is back");
+    // Three failed checks and three good ones: one alert each way.
+    assert_eq!(from_bot("is unreachable"), 1);
+    assert_eq!(from_bot("reachable again"), 1);
+
+    let store = sys.store();
+    let audited = |action: &'static str| async move {
+        let filter = AuditFilter {
+            action: Some(action.into()),
+            limit: 10,
+            ..Default::default()
+        };
+        store.audit_log(&filter).await.unwrap().len()
+    };
+    assert_eq!(audited("router.down").await, 1);
+    assert_eq!(audited("router.up").await, 1);
+}

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tgate_core::gate::PressOutcome;
+use tgate_core::gate::{EXPIRY_LEAD, EXPIRY_QUEUE};
 use tgate_core::metrics::{self, CONTENT_TYPE, Counter, Exposition, Histogram};
 use tgate_core::telegram::callback::Action;
 
@@ -255,6 +256,28 @@ async fn database_gauges(state: &ApiState, out: &mut Exposition) {
             out.sample("tgate_bans_active", &[], bans.len());
         }
         Err(e) => tracing::warn!(error = %e, "metrics: active bans"),
+    }
+    // A job is due EXPIRY_LEAD before its deadline; one still unfinished a
+    // second after its deadline is late.
+    let due_before = chrono::Utc::now()
+        - chrono::Duration::from_std(EXPIRY_LEAD + std::time::Duration::from_secs(1))
+            .unwrap_or_default();
+    match store.expiry_jobs(EXPIRY_QUEUE, due_before).await {
+        Ok((queued, late)) => {
+            out.family(
+                "tgate_expiry_jobs_queued",
+                "gauge",
+                "Expiry jobs not yet finished (one per pending session).",
+            );
+            out.sample("tgate_expiry_jobs_queued", &[], queued);
+            out.family(
+                "tgate_expiry_jobs_late",
+                "gauge",
+                "Expiry jobs still unfinished more than 1 s after their deadline.",
+            );
+            out.sample("tgate_expiry_jobs_late", &[], late);
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: expiry jobs"),
     }
 }
 

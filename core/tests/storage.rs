@@ -772,3 +772,60 @@ async fn admins_list_sessions_accounts_bans_and_audit_with_filters() {
         .unwrap();
     assert!(future.is_empty());
 }
+
+#[tokio::test]
+async fn a_router_health_change_is_reported_once_among_racers() {
+    let db = db().await;
+    let store = db.store.clone();
+    let t0 = Utc::now();
+    // First sighting: recorded, reported as "never recorded before".
+    let first = store
+        .record_router_health(&router(), true, t0)
+        .await
+        .unwrap();
+    assert_eq!(first.map(|c| c.was_up), Some(None));
+    assert_eq!(
+        store
+            .record_router_health(&router(), true, t0)
+            .await
+            .unwrap(),
+        None,
+        "no change, nothing to report"
+    );
+
+    // Ten processes see it go down at once: one of them reports it.
+    let down_at = t0 + Duration::seconds(5);
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        racers.spawn(async move { store.record_router_health(&router(), false, down_at).await });
+    }
+    let reports: Vec<_> = racers
+        .join_all()
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].was_up, Some(true));
+
+    let back = store
+        .record_router_health(&router(), true, down_at + Duration::seconds(60))
+        .await
+        .unwrap()
+        .expect("back is a change");
+    assert_eq!(back.was_up, Some(false));
+    assert_eq!(
+        back.since.map(|s| s.timestamp_millis()),
+        Some(down_at.timestamp_millis())
+    );
+    // An unknown router has nothing to record.
+    let nowhere: RouterName = "nowhere".parse().unwrap();
+    assert_eq!(
+        store
+            .record_router_health(&nowhere, false, t0)
+            .await
+            .unwrap(),
+        None
+    );
+}

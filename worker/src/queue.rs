@@ -33,10 +33,7 @@ impl ExpiryJob {
     }
 }
 
-/// The queue's name in apalis's tables.
-pub(crate) const QUEUE: &str = "tgate::expiry";
-/// How long before its deadline a job becomes due.
-pub(crate) const LEAD: Duration = Duration::from_secs(2);
+pub(crate) use tgate_core::gate::{EXPIRY_LEAD as LEAD, EXPIRY_QUEUE as QUEUE};
 /// How often a worker asks for due jobs. Anything under [`LEAD`] keeps
 /// expiry on time; shorter only costs queries.
 pub(crate) const POLL: Duration = Duration::from_millis(250);

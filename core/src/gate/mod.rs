@@ -26,6 +26,7 @@ mod admin;
 mod connect;
 mod decide;
 mod disconnect;
+mod health;
 mod reconcile;
 mod strikes;
 mod telegram;
@@ -34,6 +35,7 @@ pub use admin::RouterHealth;
 pub use connect::{Connect, ConnectOutcome};
 pub use decide::PressOutcome;
 pub use disconnect::{Disconnect, DisconnectOutcome};
+pub use health::{HealthWatch, watch_health};
 pub use reconcile::{ReconcileError, ReconcileReport};
 
 /// A configured router and the client that reaches it.
@@ -42,6 +44,13 @@ pub struct RouterHandle {
     pub config: RouterConfig,
     pub gateway: Arc<dyn Gateway>,
 }
+
+/// The expiry job queue's name in the job tables.
+pub const EXPIRY_QUEUE: &str = "tgate::expiry";
+/// How long before its deadline an expiry job becomes due: the job queue
+/// keeps due times in whole seconds, so the worker fetches a job early and
+/// times it to the millisecond itself.
+pub const EXPIRY_LEAD: Duration = Duration::from_secs(2);
 
 /// Schedules a pending session's expiry at its deadline. The worker's job
 /// queue implements it; the gate calls it before answering the router, so a

@@ -454,12 +454,39 @@ pub trait Store: Send + Sync + 'static {
     async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
     async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError>;
     async fn list_accounts(&self, router: Option<&RouterName>) -> Result<Vec<Account>, StoreError>;
+    /// Records whether `router` answered a call. Returns the change when
+    /// this call is the first, in any process, to see the router's state
+    /// differ from the recorded one; `None` when nothing changed (or another
+    /// process recorded it first), so a transition is reported once.
+    async fn record_router_health(
+        &self,
+        router: &RouterName,
+        up: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Option<HealthChange>, StoreError>;
+    /// The job queue `queue` in this database: jobs not yet finished, and of
+    /// those the ones due before `due_before` (late).
+    async fn expiry_jobs(
+        &self,
+        queue: &str,
+        due_before: DateTime<Utc>,
+    ) -> Result<(i64, i64), StoreError>;
     /// How many sessions are in each state (states with none are left out).
     async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError>;
 
     // Audit.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// A router's recorded health before a change [`Store::record_router_health`]
+/// reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthChange {
+    /// `None`: never recorded before (the first call after installation).
+    pub was_up: Option<bool>,
+    /// When the previous state began.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The ban in force for `address`, if any; the longest-lasting wins.

@@ -56,4 +56,10 @@ impl super::sql::Backend for PgStore {
     type Db = sqlx::Postgres;
 }
 
-impl_store!(PgStore, "postgres");
+// apalis-postgres's table, in its own schema; `run_at` is a timestamptz.
+impl_store!(
+    PgStore,
+    "postgres",
+    jobs_sql = "SELECT COUNT(*), COUNT(*) FILTER (WHERE run_at < to_timestamp($2::bigint)) \
+                FROM apalis.jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')"
+);

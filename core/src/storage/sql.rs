@@ -223,7 +223,7 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// sqlx pool type. The body is the same for every backend; only the pool's
 /// type differs, which is exactly what sqlx's generics need to see.
 macro_rules! impl_store {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal) => {
         #[async_trait::async_trait]
         impl $crate::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -828,6 +828,58 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(Account::try_from).collect()
+            }
+
+            async fn record_router_health(
+                &self,
+                router: &RouterName,
+                up: bool,
+                at: DateTime<Utc>,
+            ) -> Result<Option<$crate::storage::HealthChange>, StoreError> {
+                let seen: Option<(Option<String>, Option<i64>)> =
+                    sqlx::query_as("SELECT health, health_since FROM routers WHERE name = $1")
+                        .bind(router.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                let Some((health, since)) = seen else {
+                    return Ok(None);
+                };
+                let now = if up { "up" } else { "down" };
+                if health.as_deref() == Some(now) {
+                    return Ok(None);
+                }
+                // Only the process whose UPDATE still finds the old state
+                // reports the change.
+                let done = sqlx::query(
+                    "UPDATE routers SET health = $2, health_since = $3 \
+                     WHERE name = $1 AND COALESCE(health, '') = COALESCE($4, '')",
+                )
+                .bind(router.as_str())
+                .bind(now)
+                .bind(ms(at))
+                .bind(health.as_deref())
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                Ok(Some($crate::storage::HealthChange {
+                    was_up: health.map(|h| h == "up"),
+                    since: since.and_then(DateTime::from_timestamp_millis),
+                }))
+            }
+
+            async fn expiry_jobs(
+                &self,
+                queue: &str,
+                due_before: DateTime<Utc>,
+            ) -> Result<(i64, i64), StoreError> {
+                let (queued, late): (i64, i64) = sqlx::query_as($jobs_sql)
+                    .bind(queue)
+                    .bind(due_before.timestamp())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok((queued, late))
             }
 
             async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError> {

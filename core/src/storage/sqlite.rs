@@ -60,4 +60,10 @@ impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
 }
 
-impl_store!(SqliteStore, "sqlite");
+// apalis-sqlite's table; `run_at` is in Unix seconds.
+impl_store!(
+    SqliteStore,
+    "sqlite",
+    jobs_sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN run_at < $2 THEN 1 ELSE 0 END), 0) \
+                FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')"
+);

@@ -151,6 +151,22 @@ pub fn alert_unattended(s: &Session) -> String {
     )
 }
 
+/// A router stopped answering tgate: confirmations on it fail (the clients
+/// stay sandboxed) until it is back.
+pub fn alert_router_down(router: &str, reason: &str) -> String {
+    format!(
+        "🔌 Router {router} is unreachable ({reason}). Until it is back, \"It's me\" cannot let anyone in there; clients stay sandboxed."
+    )
+}
+
+/// A router answers again; `away` is how long it did not, when known.
+pub fn alert_router_back(router: &str, away: Option<&str>) -> String {
+    match away {
+        Some(away) => format!("✅ Router {router} is reachable again (it was away for {away})."),
+        None => format!("✅ Router {router} is reachable again."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
