@@ -682,3 +682,31 @@ fn an_override_matching_two_routers_is_a_problem() {
     );
     assert!(m.contains("routers[gw-1], routers[gw.1]"), "{m}");
 }
+
+/// The example configuration is the reference: every key tgate reads is in
+/// it, set or commented out, with its explanation.
+#[test]
+fn the_example_config_shows_every_key_tgate_reads() {
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tgate.example.toml"
+    ))
+    .unwrap();
+    let shown = |key: &str| {
+        example.lines().any(|line| {
+            let line = line.trim_start_matches(['#', ' ']);
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+    };
+    let keys = tgate_core::config::Config::known_keys();
+    assert!(keys["routers"].contains(&"host_key"), "{keys:?}");
+    let missing: Vec<String> = keys
+        .iter()
+        .flat_map(|(section, keys)| keys.iter().map(move |k| (section, k)))
+        // The header explains `<secret>_file` once for every secret.
+        .filter(|(_, key)| !shown(key) && !key.strip_suffix("_file").is_some_and(shown))
+        .map(|(section, key)| format!("{section}.{key}"))
+        .collect();
+    assert!(missing.is_empty(), "tgate.example.toml lacks {missing:?}");
+}

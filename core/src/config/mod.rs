@@ -254,6 +254,18 @@ impl Config {
         Err(ConfigErrors::from(ctx.problems))
     }
 
+    /// Every key tgate reads, by section (a router's under `"routers"`):
+    /// what the example configuration must show. Learnt by reading a
+    /// configuration with one router, so it cannot fall behind the reader.
+    pub fn known_keys() -> std::collections::BTreeMap<&'static str, Vec<&'static str>> {
+        let table: Table = "[[routers]]\nname = \"r\""
+            .parse()
+            .expect("a literal table");
+        let mut ctx = reader::Ctx::new(env::Env::new(&[]), Path::new("."));
+        let _ = sections::read(&mut ctx, table);
+        ctx.known
+    }
+
     /// The router with this name.
     pub fn router(&self, name: &str) -> Option<&RouterConfig> {
         self.routers.iter().find(|r| r.name.as_str() == name)
