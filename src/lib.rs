@@ -158,6 +158,19 @@ pub async fn run_worker(
     store: Arc<dyn Store>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    if let Some(addr) = config.worker.metrics_listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding worker.metrics_listen {addr}"))?;
+        tracing::info!(listen = %addr, "worker metrics serving");
+        let token = config.server.metrics_token.clone();
+        let stop = shutdown.clone().wait();
+        tokio::spawn(async move {
+            if let Err(e) = tgate_api::serve_process_metrics(listener, token, stop).await {
+                tracing::error!(error = %e, "worker metrics stopped");
+            }
+        });
+    }
     let notifier = notifier(&config)?;
     let gateways = retrying(&routers(&config, &store, &notifier), &store);
     let gate = gate(config.clone(), store, gateways, notifier, None);

@@ -34,6 +34,12 @@ async fn scrape(api: &str) -> (f64, f64) {
     )
 }
 
+/// A loopback port nothing listens on (the worker binds it from config).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
 async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let give_up = tokio::time::Instant::now() + Duration::from_secs(20);
     while !check().await {
@@ -64,6 +70,9 @@ url = "{db}"
 [policy]
 confirm_timeout = "1s"
 
+[worker]
+metrics_listen = "127.0.0.1:{metrics_port}"
+
 [[routers]]
 name = "office"
 host = "127.0.0.1"
@@ -76,6 +85,7 @@ token = "{TOKEN}"
         db = db.url,
         port = router.addr().port(),
         fp = router.host_key_fingerprint(),
+        metrics_port = free_port(),
     );
     let config = Arc::new(Config::from_sources(&toml, &[], Path::new(".")).unwrap());
     let (stop, shutdown) = Shutdown::new();

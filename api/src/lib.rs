@@ -32,7 +32,7 @@ mod ratelimit;
 
 pub use auth::CallerAuth;
 pub use error::ApiError;
-pub use metrics::ApiMetrics;
+pub use metrics::{ApiMetrics, serve_process_metrics};
 pub use ratelimit::RateLimiter;
 
 /// What every handler shares.

@@ -291,21 +291,8 @@ async fn database_gauges(state: &ApiState, out: &mut Exposition) {
     )
 )]
 pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Some(expected) = &state.gate.config().server.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or_default();
-        let ok: bool = expected
-            .expose_secret()
-            .as_bytes()
-            .ct_eq(presented.as_bytes())
-            .into();
-        if !ok {
-            return ApiError::Unauthorized.into_response();
-        }
+    if !scrape_allowed(state.gate.config().server.metrics_token.as_ref(), &headers) {
+        return ApiError::Unauthorized.into_response();
     }
     let mut out = Exposition::default();
     metrics::global().render(&mut out);
@@ -317,4 +304,53 @@ pub async fn scrape(State(state): State<ApiState>, headers: HeaderMap) -> Respon
         out.finish(),
     )
         .into_response()
+}
+
+/// Whether a scrape may proceed: always when no token is configured,
+/// otherwise only with `Authorization: Bearer <token>` (constant time).
+fn scrape_allowed(expected: Option<&secrecy::SecretString>, headers: &HeaderMap) -> bool {
+    let Some(expected) = expected else {
+        return true;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    expected
+        .expose_secret()
+        .as_bytes()
+        .ct_eq(presented.as_bytes())
+        .into()
+}
+
+/// `GET /metrics` for a process that serves no API (`tgate worker`): core's
+/// process-wide series, the router commands and Telegram calls that process
+/// makes, behind the same optional `server.metrics_token`.
+pub async fn serve_process_metrics(
+    listener: tokio::net::TcpListener,
+    token: Option<secrecy::SecretString>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = std::sync::Arc::new(token);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |headers: HeaderMap| async move {
+            if !scrape_allowed(token.as_ref().as_ref(), &headers) {
+                return ApiError::Unauthorized.into_response();
+            }
+            let mut out = Exposition::default();
+            metrics::global().render(&mut out);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, CONTENT_TYPE)],
+                out.finish(),
+            )
+                .into_response()
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -146,6 +146,10 @@ pub enum FailMode {
 pub struct WorkerConfig {
     /// Default 5 min.
     pub reconcile_interval: Duration,
+    /// Where `tgate worker` serves its own `/metrics` (router commands and
+    /// Telegram calls it makes); unset, it serves none. `tgate serve` and
+    /// `tgate api` serve them on the API's `/metrics`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone)]

@@ -238,8 +238,15 @@ fn worker(ctx: &mut Ctx<'_>, value: Option<Value>) -> WorkerConfig {
     let reconcile_interval = s
         .duration("reconcile_interval", true)
         .unwrap_or(Duration::from_secs(300));
+    let metrics_listen = s.parse_with("metrics_listen", |t| {
+        t.parse::<SocketAddr>()
+            .map_err(|_| format!("{t:?} is not an address and port such as \"127.0.0.1:9091\""))
+    });
     s.finish();
-    WorkerConfig { reconcile_interval }
+    WorkerConfig {
+        reconcile_interval,
+        metrics_listen,
+    }
 }
 
 fn routers(ctx: &mut Ctx<'_>, value: Option<Value>) -> Vec<RouterDraft> {
