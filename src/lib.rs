@@ -19,6 +19,7 @@ use tgate_worker::RetryingGateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod demo;
 pub mod lab;
 
 /// One router client per configured router.
@@ -177,6 +178,10 @@ pub async fn run_worker(
     tgate_worker::run(gate, &config, shutdown.wait()).await
 }
 
+/// How long the other parts may take to stop once one has: the watcher's
+/// drain of running handlers and its last acknowledgement fit in it.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(6);
+
 /// The address the watcher reaches the API on, from the one it listens on.
 fn local_url(addr: SocketAddr) -> String {
     let ip = if addr.ip().is_unspecified() {
@@ -189,7 +194,8 @@ fn local_url(addr: SocketAddr) -> String {
 
 /// Runs everything in this process until `shutdown`: the API, the watcher
 /// and the worker, sharing one database pool, one SSH session per router and
-/// one Bot API client. Returns when the first part stops (and says which).
+/// one Bot API client. When one part stops (on `shutdown`, or on its own)
+/// the others are stopped too and waited for; the result is the first's.
 pub async fn serve(
     mut config: Config,
     listener: TcpListener,
@@ -223,40 +229,65 @@ pub async fn serve(
         database = %config.database.url,
         "tgate serving"
     );
-    let api = tokio::spawn(tgate_api::serve(listener, state, shutdown.clone().wait()));
-    let worker = {
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        tokio::spawn(async move { tgate_worker::run(worker_gate, &config, shutdown.wait()).await })
-    };
-    let watcher = match bot(&config)? {
-        Some(bot) => {
-            let watcher_config = tgate_watcher::WatcherConfig {
-                bot,
-                api_base: api_url,
-                service_token: config.server.service_token.clone().expect("filled above"),
-                callback_key: config.telegram.callback_key.clone().expect("filled above"),
-                admins: config.telegram.admins.clone(),
-            };
-            tokio::spawn(tgate_watcher::run(watcher_config, shutdown.clone().wait()))
-        }
-        None => tokio::spawn(async move {
+    // The parts stop together, on `shutdown` or as soon as one stops on its
+    // own, and are waited for: cut off, the watcher would leave presses in
+    // flight unanswered and its last updates unacknowledged (Telegram would
+    // deliver them again).
+    let (stop_parts, parts) = Shutdown::new();
+    let stop_parts = Arc::new(stop_parts);
+    tokio::spawn({
+        let stop_parts = stop_parts.clone();
+        async move {
             shutdown.wait().await;
-            Ok(())
-        }),
-    };
-    tokio::select! {
-        done = api => {
-            done.context("api task")?.context("api")?;
-            tracing::info!("api stopped");
+            let _ = stop_parts.send(true);
         }
-        done = watcher => {
-            done.context("watcher task")?.context("watcher")?;
-            tracing::info!("watcher stopped");
-        }
-        done = worker => {
-            done.context("worker task")?.context("worker")?;
-            tracing::info!("worker stopped");
-        }
+    });
+    let mut running = tokio::task::JoinSet::new();
+    {
+        let parts = parts.clone();
+        running.spawn(async move {
+            let done = tgate_api::serve(listener, state, parts.wait()).await;
+            ("api", done.map_err(anyhow::Error::from))
+        });
     }
-    Ok(())
+    {
+        let (config, parts) = (config.clone(), parts.clone());
+        running.spawn(async move {
+            let done = tgate_worker::run(worker_gate, &config, parts.wait()).await;
+            ("worker", done)
+        });
+    }
+    if let Some(bot) = bot(&config)? {
+        let watcher_config = tgate_watcher::WatcherConfig {
+            bot,
+            api_base: api_url,
+            service_token: config.server.service_token.clone().expect("filled above"),
+            callback_key: config.telegram.callback_key.clone().expect("filled above"),
+            admins: config.telegram.admins.clone(),
+        };
+        running.spawn(async move {
+            let done = tgate_watcher::run(watcher_config, parts.wait()).await;
+            ("watcher", done)
+        });
+    }
+    let (first, done) = running
+        .join_next()
+        .await
+        .expect("at least the API and the worker run")
+        .context("a part of tgate panicked")?;
+    tracing::info!("{first} stopped");
+    let _ = stop_parts.send(true);
+    let rest = tokio::time::timeout(STOP_GRACE, async {
+        while let Some(joined) = running.join_next().await {
+            match joined {
+                Ok((part, Ok(()))) => tracing::info!("{part} stopped"),
+                Ok((part, Err(e))) => tracing::error!(error = ?e, "{part} stopped"),
+                Err(e) => tracing::error!(error = %e, "a part of tgate panicked"),
+            }
+        }
+    });
+    if rest.await.is_err() {
+        tracing::warn!(grace = ?STOP_GRACE, "not every part stopped in time; leaving them");
+    }
+    done.context(first)
 }

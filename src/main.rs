@@ -50,12 +50,19 @@ enum Command {
     Worker,
     /// Check the configuration and list every problem with its key
     CheckConfig,
+    /// Show the whole product at work against a simulated router and Telegram
+    /// (no configuration needed)
+    Demo,
     #[command(flatten)]
     Admin(cli::Admin),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo brings its own configuration, so it must not need one.
+    if let Command::Demo = cli.command {
+        return demo();
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {
@@ -105,6 +112,28 @@ fn main() -> ExitCode {
     }
 }
 
+fn demo() -> ExitCode {
+    // The narration is the output; logs only for warnings and on request.
+    init_tracing("warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("tgate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(tgate::demo::run());
+    // A router call still blocked on its socket must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => {
+            eprintln!("tgate demo: {failed}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -117,6 +146,7 @@ fn init_tracing(default: &str) {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::Demo => unreachable!("handled before the configuration is loaded"),
         Command::Serve => {
             let listener = bind(&config).await?;
             tgate::serve(config, listener, on_signal()).await
