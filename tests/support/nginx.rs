@@ -125,10 +125,10 @@ impl Nginx {
             if let Some(status) = self.child.try_wait().expect("nginx's status") {
                 panic!("nginx exited ({status}): {}", self.error_log());
             }
-            if let Ok(reply) = client.get(self.url("/healthz")).send().await {
-                if reply.status().is_success() {
-                    return;
-                }
+            if let Ok(reply) = client.get(self.url("/healthz")).send().await
+                && reply.status().is_success()
+            {
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < until,
