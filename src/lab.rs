@@ -33,6 +33,8 @@ pub struct LabOptions {
     pub policy: String,
     /// Extra TOML lines for the `[server]` table (`rate_limit = 0`).
     pub server: String,
+    /// Extra TOML lines for the router's `[[routers]]` entry (`compat = true`).
+    pub router: String,
     /// Added before every answer of the simulated router.
     pub router_latency: Duration,
     /// Added before every answer of the simulated Bot API.
@@ -47,6 +49,7 @@ impl LabOptions {
             database_url: database_url.into(),
             policy: String::new(),
             server: String::new(),
+            router: String::new(),
             router_latency: Duration::ZERO,
             telegram_latency: Duration::ZERO,
             command_timeout: Duration::from_secs(3),
@@ -154,6 +157,7 @@ sandbox_list = "{SANDBOX}"
 permit_list = "{PERMIT}"
 ban_list = "{BAN}"
 command_timeout = "{timeout}ms"
+{router}
 "#,
         server = options.server,
         db_url = options.database_url,
@@ -163,6 +167,7 @@ command_timeout = "{timeout}ms"
         port = router.addr().port(),
         fp = router.host_key_fingerprint(),
         timeout = options.command_timeout.as_millis(),
+        router = options.router,
     );
     Config::from_sources(&toml, &[], Path::new(".")).map_err(|e| anyhow::anyhow!("{e}"))
 }

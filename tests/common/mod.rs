@@ -50,9 +50,14 @@ impl System {
 
     /// `policy` is extra TOML for the `[policy]` table.
     pub async fn start_with(policy: &str) -> System {
+        Self::start_configured(|options| options.policy = policy.to_owned()).await
+    }
+
+    /// `configure` may add `[server]`, `[policy]` or router lines.
+    pub async fn start_configured(configure: impl FnOnce(&mut LabOptions)) -> System {
         let db = TestDb::new().await;
         let mut options = LabOptions::new(db.url.clone());
-        options.policy = policy.to_owned();
+        configure(&mut options);
         let lab = Lab::start(options)
             .await
             .unwrap_or_else(|e| panic!("starting the lab: {e:#}"));
