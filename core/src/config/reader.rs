@@ -468,9 +468,16 @@ fn want_int(v: &Value) -> Result<i64, String> {
 
 /// Parses an environment variable's text as one TOML value.
 fn toml_value(text: &str, as_array: bool) -> Result<Value, String> {
-    let mut table: Table = format!("v = {text}")
-        .parse()
-        .map_err(|e: toml::de::Error| e.message().trim().to_owned())?;
+    let parsed: Result<Table, _> = format!("v = {text}").parse();
+    let mut table = match parsed {
+        Ok(table) => table,
+        // One list item written alone need not be quoted:
+        // TGATE_SERVER__TRUSTED_PROXIES=172.31.240.10 is one address.
+        Err(_) if as_array && !text.trim_start().starts_with('[') => {
+            return Ok(Value::Array(vec![Value::String(text.trim().to_owned())]));
+        }
+        Err(e) => return Err(e.message().trim().to_owned()),
+    };
     let value = match table.remove("v") {
         Some(value) if table.is_empty() => value,
         _ => return Err("expected a single value".to_owned()),
@@ -485,6 +492,18 @@ fn toml_value(text: &str, as_array: bool) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_list_item_is_one_string() {
+        for text in ["172.31.240.10", "fd00::1", "10.0.0.0/8"] {
+            assert_eq!(
+                toml_value(text, true),
+                Ok(Value::Array(vec![Value::String(text.to_owned())]))
+            );
+        }
+        assert!(toml_value("[1, 2", true).is_err());
+        assert!(toml_value("172.31.240.10", false).is_err());
+    }
 
     #[test]
     fn env_text_parses_as_one_toml_value() {
