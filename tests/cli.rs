@@ -678,3 +678,40 @@ async fn a_ban_is_kept_when_the_router_is_down_and_the_admin_is_told() {
         lifted.stderr
     );
 }
+
+#[tokio::test]
+async fn locking_an_account_ends_its_open_session_on_the_router() {
+    let env = Env::start().await;
+    let tunnel: IpAddr = "10.10.0.5".parse().unwrap();
+    env.sim
+        .connect_ppp("alice", "l2tp", "198.51.100.20", tunnel)
+        .await
+        .unwrap();
+    let alice = env.pending("alice", "198.51.100.20", "10.10.0.5").await;
+    env.sim
+        .connect_ppp("bob", "l2tp", "198.51.100.21", "10.10.0.6".parse().unwrap())
+        .await
+        .unwrap();
+    let bob = env.pending("bob", "198.51.100.21", "10.10.0.6").await;
+
+    let run = env.tgate(&["accounts", "lock", "office", "alice"]).await;
+    assert!(
+        run.ok().contains("1 open session(s) ended"),
+        "{}",
+        run.stdout
+    );
+    let row = env.store().session(alice).await.unwrap().unwrap();
+    assert_eq!(row.state, SessionState::Closed);
+    let online: Vec<String> = env
+        .sim
+        .active_sessions()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(online, ["bob"], "alice is cut off, bob is not");
+    let bobs = env.store().session(bob).await.unwrap().unwrap();
+    assert_eq!(bobs.state, SessionState::Pending);
+    let actions = env.cli_audit().await;
+    assert!(actions.contains(&"account.lock".to_owned()), "{actions:?}");
+    assert!(actions.contains(&"session.kick".to_owned()), "{actions:?}");
+}

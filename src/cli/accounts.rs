@@ -125,15 +125,20 @@ async fn lock(
     ctx.check_router(&router, "<ROUTER>")?;
     let store = ctx.store().await?;
     existing(store.as_ref(), &router, &account).await?;
-    store.set_account_locked(&router, &account, locked).await?;
-    let action = if locked {
-        "account.lock"
-    } else {
-        "account.unlock"
-    };
-    audit(ctx, store.as_ref(), action, &router, &account, Value::Null).await?;
+    let gate = ctx.gate(store.clone());
+    let mark = super::audit_mark(store.as_ref()).await;
+    let ended = gate
+        .set_account_locked(&router, &account, locked, &ctx.actor)
+        .await?
+        .unwrap_or_default();
+    super::warn_router_errors(store.as_ref(), mark).await;
     let after = existing(store.as_ref(), &router, &account).await?;
-    show(ctx, &after, if locked { "locked" } else { "unlocked" });
+    let what = match (locked, ended.len()) {
+        (false, _) => "unlocked".to_owned(),
+        (true, 0) => "locked".to_owned(),
+        (true, n) => format!("locked; {n} open session(s) ended"),
+    };
+    show(ctx, &after, &what);
     Ok(())
 }
 

@@ -11,9 +11,9 @@ use ipnet::IpNet;
 use tracing::info;
 
 use super::{Gate, GateError};
-use crate::domain::{CallerId, RouterName, SessionId, Transition};
+use crate::domain::{AccountName, CallerId, RouterName, SessionId, SessionState, Transition};
 use crate::router::{NewEntry, PppMatch};
-use crate::storage::{AuditEntry, Ban, NewBan, Session};
+use crate::storage::{AuditEntry, Ban, NewBan, Session, SessionFilter};
 
 /// A router as an admin sees it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -93,8 +93,16 @@ impl Gate {
             .await?;
         info!(ban = ban.id, %network, by, "admin ban");
         for router in self.routers() {
-            let Ok(sessions) = router.gateway.active_sessions().await else {
-                continue;
+            let sessions = match router.gateway.active_sessions().await {
+                Ok(sessions) => sessions,
+                // Said in the audit log: the ban is on the router's list (or
+                // will be, by the reconciler), but a session already open
+                // from inside it was not cut off.
+                Err(err) => {
+                    self.router_failed(router, "list sessions to kick for a ban", None, &err)
+                        .await;
+                    continue;
+                }
             };
             for s in sessions {
                 let inside = s
@@ -156,6 +164,54 @@ impl Gate {
         )
         .await;
         Ok(Some(closed))
+    }
+
+    /// Locks or unlocks an account. A locked account's connects are refused
+    /// (`403 locked`), and locking also ends the sessions it has open, so a
+    /// lock takes effect now and not at the next login. `None` when the
+    /// account does not exist; otherwise the sessions that were ended.
+    pub async fn set_account_locked(
+        &self,
+        router: &RouterName,
+        account: &AccountName,
+        locked: bool,
+        by: &str,
+    ) -> Result<Option<Vec<Session>>, GateError> {
+        if !self
+            .store()
+            .set_account_locked(router, account, locked)
+            .await?
+        {
+            return Ok(None);
+        }
+        let action = if locked {
+            "account.lock"
+        } else {
+            "account.unlock"
+        };
+        self.audit_quietly(AuditEntry::new(by, action).router(router).account(account))
+            .await;
+        let mut ended = Vec::new();
+        if locked {
+            for state in [SessionState::Pending, SessionState::Confirmed] {
+                let open = self
+                    .store()
+                    .list_sessions(&SessionFilter {
+                        state: Some(state),
+                        router: Some(router.clone()),
+                        account: Some(account.clone()),
+                        limit: 1000,
+                        offset: 0,
+                    })
+                    .await?;
+                for s in open {
+                    if let Some(closed) = self.kick(s.id, by).await? {
+                        ended.push(closed);
+                    }
+                }
+            }
+        }
+        Ok(Some(ended))
     }
 
     /// Reachability, latency and list sizes of one router.

@@ -159,16 +159,27 @@ impl Gate {
         F: std::future::Future<Output = Result<T, RouterError>>,
     {
         if let Err(err) = call.await {
-            warn!(router = %router.config.name, what, error = %err, "router change failed");
-            let mut entry = AuditEntry::new("tgate", "router.error")
-                .router(&router.config.name)
-                .detail(serde_json::json!({ "operation": what, "error": err.to_string() }));
-            if let Some(id) = session {
-                entry = entry.session(id);
-            }
-            if let Err(e) = self.store.audit(&entry).await {
-                warn!(error = %e, "audit write failed");
-            }
+            self.router_failed(router, what, session, &err).await;
+        }
+    }
+
+    /// Logs and audits a router call that failed, for the operator to see.
+    async fn router_failed(
+        &self,
+        router: &RouterHandle,
+        what: &str,
+        session: Option<SessionId>,
+        err: &RouterError,
+    ) {
+        warn!(router = %router.config.name, what, error = %err, "router change failed");
+        let mut entry = AuditEntry::new("tgate", "router.error")
+            .router(&router.config.name)
+            .detail(serde_json::json!({ "operation": what, "error": err.to_string() }));
+        if let Some(id) = session {
+            entry = entry.session(id);
+        }
+        if let Err(e) = self.store.audit(&entry).await {
+            warn!(error = %e, "audit write failed");
         }
     }
 
