@@ -111,6 +111,13 @@ string_newtype!(
 );
 
 string_newtype!(
+    /// A RouterOS item tgate names in commands it sends: a PPP profile, a
+    /// user, a user group. `[A-Za-z0-9_.-]{1,64}`, so it needs no quoting.
+    ItemName,
+    |s| check_ascii_name(s, 64, "")
+);
+
+string_newtype!(
     /// A PPP interface name as the router reports it, e.g. `<l2tp-alice>`.
     /// Stored for the record only; never sent back to the router.
     InterfaceName,
