@@ -112,7 +112,7 @@ impl SshGateway {
     /// router's output as it is: the caller knows how to read it.
     pub async fn exec_setup(&self, command: &Rendered) -> Result<String, RouterError> {
         let (_, output) = self
-            .run_text(command.kind, command.text().to_owned())
+            .run_text("bootstrap", command.text().to_owned())
             .await?;
         Ok(output)
     }
