@@ -179,7 +179,7 @@ async fn malformed_events_are_refused_naming_the_field_and_change_nothing() {
         (
             with("remote_address", json!("10.0.0.5\n/system reset")),
             "remote_address",
-            "not an IP address",
+            "broke out of its string",
         ),
         (
             with("remote_address", json!(167772165)),
@@ -188,6 +188,11 @@ async fn malformed_events_are_refused_naming_the_field_and_change_nothing() {
         ),
         (
             with("caller_id", json!("evil\"]; /user add")),
+            "caller_id",
+            "broke out of its string",
+        ),
+        (
+            with("caller_id", json!("evil]; /user add")),
             "caller_id",
             "not an IP address or a MAC address",
         ),
@@ -202,7 +207,7 @@ async fn malformed_events_are_refused_naming_the_field_and_change_nothing() {
                 json!("alice\"] ; /system reset-configuration ; [\""),
             ),
             "user",
-            "not allowed",
+            "broke out of its string",
         ),
         (with("user", json!("al$ice")), "user", "not allowed"),
         (
@@ -220,8 +225,15 @@ async fn malformed_events_are_refused_naming_the_field_and_change_nothing() {
             "service",
             "unknown service",
         ),
+        // A quote can only arrive escaped, and a router's script never
+        // escapes: the value broke out of its string.
         (
             with("interface", json!("<l2tp-\"x>")),
+            "interface",
+            "broke out of its string",
+        ),
+        (
+            with("interface", json!("<l2tp-x;y>")),
             "interface",
             "not allowed",
         ),

@@ -162,14 +162,16 @@ fn escape_help(help: &str) -> String {
     help.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-/// Router commands, as [`crate::router::command::Command::kind`] names them.
-pub const ROUTER_COMMANDS: [&str; 6] = [
+/// Router commands, as [`crate::router::command::Command::kind`] names them,
+/// and `bootstrap` for every query and change `tgate router bootstrap` sends.
+pub const ROUTER_COMMANDS: [&str; 7] = [
     "add-address",
     "remove-address",
     "print-list",
     "print-ppp-active",
     "remove-ppp-active",
     "identity",
+    "bootstrap",
 ];
 
 /// Why a router command failed, one word per [`RouterError`] from the router.

@@ -98,6 +98,7 @@ fn a_router_block_gets_its_defaults() {
     assert_eq!(r.permit_list.as_str(), "tgate-permit");
     assert_eq!(r.ban_list.as_str(), "tgate-ban");
     assert_eq!(r.vpn_pool, None);
+    assert_eq!(r.ppp_profile.as_str(), "default-encryption");
     assert!(!r.trust_router_chat_id && !r.compat);
     assert_eq!(r.command_timeout, Duration::from_secs(5));
     assert!(
@@ -167,6 +168,7 @@ sandbox_list = "sb"
 permit_list = "pm"
 ban_list = "bn"
 vpn_pool = "10.10.0.0/24"
+ppp_profile = "vpn-users"
 trust_router_chat_id = true
 compat = true
 command_timeout = "10s"
@@ -217,6 +219,7 @@ command_timeout = "10s"
     assert_eq!(office.port, 2222);
     assert_eq!(office.ban_list.as_str(), "bn");
     assert_eq!(office.vpn_pool.unwrap().to_string(), "10.10.0.0/24");
+    assert_eq!(office.ppp_profile.as_str(), "vpn-users");
     assert!(office.trust_router_chat_id && office.compat);
     assert_eq!(office.command_timeout, Duration::from_secs(10));
     assert_eq!(c.compat_router().unwrap().name.as_str(), "office");
@@ -369,6 +372,12 @@ fn list_names_are_refused_with_the_domain_reason() {
     assert!(m.contains("character ' ' is not allowed"), "{m}");
     let text = router("office", "office-token-0123456789") + "ban_list = \"tgate-sandbox\"\n";
     assert_eq!(keys(load(&text)), ["routers[office].sandbox_list"]);
+    // The profile name is sent to the router unquoted, so it is held to the
+    // same alphabet.
+    let text =
+        router("office", "office-token-0123456789") + "ppp_profile = \"vpn\\\"; /system reset\"\n";
+    let m = message(load(&text), "routers[office].ppp_profile");
+    assert!(m.contains("is not allowed"), "{m}");
 }
 
 #[test]

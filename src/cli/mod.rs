@@ -21,6 +21,7 @@ use tgate_core::storage::{AuditFilter, Store};
 pub mod accounts;
 pub mod audit;
 pub mod bans;
+pub mod bootstrap;
 pub mod output;
 pub mod routers;
 pub mod sessions;
@@ -183,8 +184,8 @@ pub enum Admin {
     /// VPN accounts and their owners
     #[command(subcommand)]
     Accounts(accounts::AccountsCommand),
-    /// The configured routers, and a live check of each
-    #[command(subcommand)]
+    /// The configured routers: list, check, their scripts, bootstrap
+    #[command(subcommand, visible_alias = "router")]
     Routers(routers::RoutersCommand),
     /// The audit log, newest first
     Audit(audit::AuditArgs),

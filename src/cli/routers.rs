@@ -1,5 +1,6 @@
-//! `tgate routers`: the configured routers, and a live check of each over
-//! SSH (reachable, latency, how full the lists are).
+//! `tgate routers` (or `tgate router`): the configured routers, and a live
+//! check of each over SSH (reachable, latency, how full the lists are);
+//! `script` and `bootstrap` are in [`super::bootstrap`].
 
 use clap::Subcommand;
 use serde_json::Value;
@@ -17,10 +18,17 @@ pub enum RoutersCommand {
         /// Only this router
         router: Option<RouterName>,
     },
+    /// Print the router's setup, on-up and on-down scripts, filled in from
+    /// the configuration, for pasting by hand
+    Script { router: RouterName },
+    /// Apply the setup over SSH: only what is missing or different is sent
+    Bootstrap(super::bootstrap::BootstrapArgs),
 }
 
 pub async fn run(ctx: &Ctx, command: RoutersCommand) -> anyhow::Result<()> {
     match command {
+        RoutersCommand::Script { router } => super::bootstrap::script(ctx, &router),
+        RoutersCommand::Bootstrap(args) => super::bootstrap::run(ctx, args).await,
         RoutersCommand::List => {
             if ctx.json {
                 print_json(&Value::Array(

@@ -24,7 +24,7 @@ use ipnet::IpNet;
 use secrecy::SecretString;
 use toml::Table;
 
-use crate::domain::{AddressListName, RouterName};
+use crate::domain::{AddressListName, ItemName, RouterName};
 
 mod database_url;
 mod duration;
@@ -172,6 +172,10 @@ pub struct RouterConfig {
     pub permit_list: AddressListName,
     pub ban_list: AddressListName,
     pub vpn_pool: Option<IpNet>,
+    /// The PPP profile whose on-up/on-down scripts bootstrap sets. Default
+    /// `default-encryption`, the profile RouterOS's L2TP, SSTP, PPTP and
+    /// OpenVPN servers use unless told otherwise.
+    pub ppp_profile: ItemName,
     pub trust_router_chat_id: bool,
     /// Serves tik2fa's `/clients/…` endpoints; at most one router.
     pub compat: bool,

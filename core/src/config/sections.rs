@@ -293,6 +293,11 @@ fn router(ctx: &mut Ctx<'_>, index: usize, value: Value) -> RouterDraft {
     let permit_list = list(&mut s, "permit_list", "tgate-permit");
     let ban_list = list(&mut s, "ban_list", "tgate-ban");
     let vpn_pool = s.network("vpn_pool");
+    let ppp_profile = match s.parsed("ppp_profile") {
+        Some(name) => Some(name),
+        None if s.is_present("ppp_profile") => None,
+        None => "default-encryption".parse().ok(),
+    };
     let trust_router_chat_id = s.bool("trust_router_chat_id").unwrap_or(false);
     let compat = s.bool("compat").unwrap_or(false);
     let command_timeout = s
@@ -321,6 +326,7 @@ fn router(ctx: &mut Ctx<'_>, index: usize, value: Value) -> RouterDraft {
             permit_list: permit_list?,
             ban_list: ban_list?,
             vpn_pool,
+            ppp_profile: ppp_profile?,
             trust_router_chat_id,
             compat,
             command_timeout,

@@ -7,8 +7,8 @@ mod policy;
 mod session;
 
 pub use names::{
-    AccountName, AddressListName, CallerId, Comment, InterfaceName, InvalidValue, MacAddr,
-    RouterName, Service,
+    AccountName, AddressListName, CallerId, Comment, InterfaceName, InvalidValue, ItemName,
+    MacAddr, RouterName, Service,
 };
 pub use policy::ban_length;
 pub use session::{SessionId, SessionState, Transition};

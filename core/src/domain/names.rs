@@ -111,11 +111,38 @@ string_newtype!(
 );
 
 string_newtype!(
-    /// A PPP interface name as the router reports it, e.g. `<l2tp-alice>`.
-    /// Stored for the record only; never sent back to the router.
-    InterfaceName,
-    |s| check_ascii_name(s, 64, "<>@+")
+    /// A RouterOS item tgate names in commands it sends: a PPP profile, a
+    /// user, a user group. `[A-Za-z0-9_.-]{1,64}`, so it needs no quoting.
+    ItemName,
+    |s| check_ascii_name(s, 64, "")
 );
+
+string_newtype!(
+    /// A PPP interface name as the router reports it, e.g. `<l2tp-alice>`.
+    /// It holds the account name, so it takes the same alphabet (letters of
+    /// any script, digits, space, `_ . - @ +`) plus `<` and `>`; at most 80
+    /// characters. Stored for the record only; never sent back to the router.
+    InterfaceName,
+    check_interface
+);
+
+fn check_interface(s: &str) -> Result<(), InvalidValue> {
+    if s.is_empty() {
+        return Err(InvalidValue::new("must not be empty"));
+    }
+    if s.chars().count() > 80 {
+        return Err(InvalidValue::new("longer than 80 characters"));
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || " _.-@+<>".contains(*c)))
+    {
+        return Err(InvalidValue::new(format!(
+            "character {bad:?} is not allowed (letters, digits, space, '_', '.', '-', '@', '+', '<', '>')"
+        )));
+    }
+    Ok(())
+}
 
 string_newtype!(
     /// A VPN account: a PPP secret name on a router. Letters and digits of any
@@ -353,6 +380,9 @@ mod tests {
     #[test]
     fn services_derive_from_interface_names() {
         assert_eq!(Service::from_interface("<l2tp-alice>"), Some(Service::L2tp));
+        // An account name may have spaces and any script; so may its interface.
+        assert!("<l2tp-Иван Петров>".parse::<InterfaceName>().is_ok());
+        assert!("<l2tp-a\"b>".parse::<InterfaceName>().is_err());
         assert_eq!(
             Service::from_interface("<pppoe-bob-x>"),
             Some(Service::Pppoe)

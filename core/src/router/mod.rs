@@ -17,6 +17,7 @@ use crate::domain::{AccountName, AddressListName, CallerId, Comment, RouterName}
 
 pub mod command;
 pub mod parse;
+pub mod setup;
 pub mod ssh;
 
 /// An entry to put on an address list.

@@ -9,6 +9,7 @@ use super::ast::{Command, Cond, Expr};
 use super::duration;
 use super::eval::{Console, Outcome, Value};
 use super::hook;
+use super::items::is_item_menu;
 use super::menu::{Cmd, Menu};
 use super::state::{AddError, Family, Secret, parse_address};
 use super::table::{self, Row};
@@ -23,6 +24,9 @@ impl Console<'_> {
         }
         if c.menu == Menu::SystemIdentity {
             return self.identity(c);
+        }
+        if c.menu == Menu::IpSsh {
+            return self.ssh_settings(c);
         }
         match c.cmd {
             Cmd::Print => self.print(c),
@@ -168,6 +172,7 @@ impl Console<'_> {
         match c.menu {
             Menu::AddressList(_) => state.entries.retain(|e| !ids.contains(&e.id)),
             Menu::PppSecret => state.secrets.retain(|s| !ids.contains(&s.id)),
+            m if is_item_menu(m) => state.items.remove(m, &ids),
             Menu::PppActive | Menu::ServerInterface(_) => {
                 for gone in state.disconnect(&ids, &shared.sandbox_list) {
                     hook::spawn_down(&shared, gone, &state);
@@ -226,6 +231,12 @@ impl Console<'_> {
                 state.secrets.push(secret);
                 Ok(Value::Ids(vec![id]))
             }
+            m if is_item_menu(m) => {
+                let args = state.items.validate(m, &args)?;
+                let id = state.next_id();
+                state.items.add(m, id, args)?;
+                Ok(Value::Ids(vec![id]))
+            }
             _ => Ok(Value::Nothing),
         }
     }
@@ -237,6 +248,12 @@ impl Console<'_> {
             Cmd::Enable => args.push(("disabled".into(), "no".into())),
             Cmd::Disable => args.push(("disabled".into(), "yes".into())),
             _ => {}
+        }
+        if is_item_menu(c.menu) {
+            let mut state = self.shared.state.lock().expect("router state");
+            let args = state.items.validate(c.menu, &args)?;
+            state.items.set(c.menu, &ids, &args);
+            return Ok(Value::Nothing);
         }
         let family = match c.menu {
             Menu::AddressList(f) => Some(f),
@@ -324,6 +341,56 @@ impl Console<'_> {
                             .identity
                             .clone(),
                     )),
+                    _ => Err("input does not match any value of value-name".to_owned()),
+                }
+            }
+        }
+    }
+}
+
+impl Console<'_> {
+    /// `/ip ssh`: a settings menu like `/system identity`, printed as
+    /// `name: value` lines.
+    fn ssh_settings(&mut self, c: &Command) -> Outcome {
+        let args = self.named(c)?;
+        let mut state = self.shared.state.lock().expect("router state");
+        match c.cmd {
+            Cmd::Print => {
+                let strong = state.items.strong_crypto;
+                drop(state);
+                self.out.extend([
+                    "  forwarding-enabled: no".to_owned(),
+                    "  always-allow-password-login: no".to_owned(),
+                    format!("  strong-crypto: {}", if strong { "yes" } else { "no" }),
+                    "  allow-none-crypto: no".to_owned(),
+                    "  host-key-size: 2048".to_owned(),
+                    "  host-key-type: rsa".to_owned(),
+                ]);
+                Ok(Value::Nothing)
+            }
+            Cmd::Set => {
+                let mut strong = None;
+                for (k, v) in &args {
+                    if k == "strong-crypto" {
+                        strong = Some(yes_no(v, "strong-crypto")?);
+                    }
+                }
+                if let Some(strong) = strong {
+                    state.items.strong_crypto = strong;
+                }
+                Ok(Value::Nothing)
+            }
+            _ => {
+                let strong = state.items.strong_crypto;
+                drop(state);
+                match c
+                    .positional
+                    .first()
+                    .map(|p| self.text(p))
+                    .transpose()?
+                    .as_deref()
+                {
+                    Some("strong-crypto") => Ok(Value::Str(strong.to_string())),
                     _ => Err("input does not match any value of value-name".to_owned()),
                 }
             }

@@ -40,6 +40,11 @@ pub(crate) enum Menu {
     ServerInterface(Service),
     System,
     SystemIdentity,
+    FirewallFilter,
+    PppProfile,
+    User,
+    UserGroup,
+    IpSsh,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +78,11 @@ impl Menu {
             (Root, "ppp") => Ppp,
             (Root, "interface") => Interface,
             (Root, "system") => System,
+            (Root, "user") => User,
+            (User, "group") => UserGroup,
+            (Ip, "ssh") => IpSsh,
+            (IpFirewall, "filter") => FirewallFilter,
+            (Ppp, "profile") => PppProfile,
             (Ip, "firewall") => IpFirewall,
             (Ipv6, "firewall") => Ipv6Firewall,
             (IpFirewall, "address-list") => AddressList(Family::V4),
@@ -91,7 +101,11 @@ impl Menu {
     pub fn parent(self) -> Menu {
         use Menu::*;
         match self {
-            Root | Ip | Ipv6 | Ppp | Interface | System => Root,
+            Root | Ip | Ipv6 | Ppp | Interface | System | User => Root,
+            UserGroup => User,
+            IpSsh => Ip,
+            FirewallFilter => IpFirewall,
+            PppProfile => Ppp,
             IpFirewall => Ip,
             Ipv6Firewall => Ipv6,
             AddressList(Family::V4) => IpFirewall,
@@ -118,6 +132,11 @@ impl Menu {
             PppSecret => "/ppp secret".to_owned(),
             ServerInterface(s) => format!("/interface {}-server", s.name()),
             SystemIdentity => "/system identity".to_owned(),
+            FirewallFilter => "/ip firewall filter".to_owned(),
+            PppProfile => "/ppp profile".to_owned(),
+            User => "/user".to_owned(),
+            UserGroup => "/user group".to_owned(),
+            IpSsh => "/ip ssh".to_owned(),
         }
     }
 
@@ -138,7 +157,11 @@ impl Menu {
             Menu::AddressList(_) => &[Add, Remove, Set, Print, Find, Get, Enable, Disable],
             Menu::PppSecret => &[Add, Remove, Set, Print, Find, Get, Enable, Disable],
             Menu::PppActive | Menu::ServerInterface(_) => &[Remove, Print, Find, Get],
-            Menu::SystemIdentity => &[Set, Print, Get],
+            Menu::SystemIdentity | Menu::IpSsh => &[Set, Print, Get],
+            Menu::FirewallFilter | Menu::User => {
+                &[Add, Remove, Set, Print, Find, Get, Enable, Disable]
+            }
+            Menu::PppProfile | Menu::UserGroup => &[Add, Remove, Set, Print, Find, Get],
             _ => &[],
         };
         allowed.contains(&cmd).then_some(cmd)
@@ -194,10 +217,38 @@ impl Menu {
                 "running",
             ],
             Menu::SystemIdentity => &["name"],
+            Menu::IpSsh => SSH_PROPERTIES,
+            Menu::FirewallFilter => &[
+                ".id",
+                "chain",
+                "action",
+                "protocol",
+                "src-address",
+                "src-address-list",
+                "dst-address-list",
+                "in-interface",
+                "dst-port",
+                "comment",
+                "disabled",
+            ],
+            Menu::PppProfile => &[
+                ".id",
+                "name",
+                "local-address",
+                "remote-address",
+                "on-up",
+                "on-down",
+                "comment",
+            ],
+            Menu::UserGroup => &[".id", "name", "policy", "comment"],
+            Menu::User => &[".id", "name", "group", "address", "comment", "disabled"],
             _ => &[],
         }
     }
 }
+
+/// `/ip ssh` settings the simulator keeps.
+const SSH_PROPERTIES: &[&str] = &["strong-crypto"];
 
 /// The shape of a command's arguments, for the parser.
 pub(crate) struct ArgSpec {
@@ -222,7 +273,7 @@ pub(crate) fn arg_spec(menu: Menu, cmd: Cmd) -> ArgSpec {
             named: &["proplist"],
             flags: PRINT_FLAGS,
             positional: 0,
-            where_clause: menu != Menu::SystemIdentity,
+            where_clause: !matches!(menu, Menu::SystemIdentity | Menu::IpSsh),
         },
         (_, Cmd::Remove | Cmd::Enable | Cmd::Disable) => ArgSpec {
             named: none,
@@ -233,7 +284,11 @@ pub(crate) fn arg_spec(menu: Menu, cmd: Cmd) -> ArgSpec {
         (_, Cmd::Get) => ArgSpec {
             named: none,
             flags: none,
-            positional: if menu == Menu::SystemIdentity { 1 } else { 2 },
+            positional: if matches!(menu, Menu::SystemIdentity | Menu::IpSsh) {
+                1
+            } else {
+                2
+            },
             where_clause: false,
         },
         (_, Cmd::Find) => ArgSpec {
@@ -260,6 +315,46 @@ pub(crate) fn arg_spec(menu: Menu, cmd: Cmd) -> ArgSpec {
                 "local-address",
                 "remote-address",
             ],
+            flags: none,
+            positional: usize::from(cmd == Cmd::Set),
+            where_clause: false,
+        },
+        (Menu::IpSsh, Cmd::Set) => ArgSpec {
+            named: SSH_PROPERTIES,
+            flags: none,
+            positional: 0,
+            where_clause: false,
+        },
+        (
+            Menu::FirewallFilter | Menu::PppProfile | Menu::UserGroup | Menu::User,
+            Cmd::Add | Cmd::Set,
+        ) => ArgSpec {
+            named: match menu {
+                Menu::FirewallFilter => &[
+                    "chain",
+                    "action",
+                    "protocol",
+                    "src-address",
+                    "src-address-list",
+                    "dst-address-list",
+                    "in-interface",
+                    "dst-port",
+                    "comment",
+                    "disabled",
+                ],
+                Menu::PppProfile => &[
+                    "name",
+                    "local-address",
+                    "remote-address",
+                    "on-up",
+                    "on-down",
+                    "comment",
+                ],
+                Menu::UserGroup => &["name", "policy", "comment"],
+                _ => &[
+                    "name", "group", "password", "address", "comment", "disabled",
+                ],
+            },
             flags: none,
             positional: usize::from(cmd == Cmd::Set),
             where_clause: false,

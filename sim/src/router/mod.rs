@@ -10,6 +10,7 @@ mod commands;
 mod duration;
 mod eval;
 mod hook;
+mod items;
 mod menu;
 mod parse;
 mod server;
@@ -30,7 +31,8 @@ use sha2::Digest;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use types::{
-    HookReply, LoggedCommand, OnUpHook, RouterSimConfig, SimAuth, SimEntry, SimPppSession, SimUser,
+    HookReply, LoggedCommand, OnUpHook, RouterSimConfig, SimAuth, SimEntry, SimItem, SimPppSession,
+    SimUser,
 };
 
 use state::{Family, RouterState, parse_address};
@@ -97,13 +99,25 @@ impl RouterSim {
             "SHA256:{}",
             base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(&blob))
         );
+        let logins: Vec<(String, String, Option<String>)> = config
+            .users
+            .iter()
+            .map(|u| {
+                let group = if u.write { "full" } else { "read" };
+                let password = match &u.auth {
+                    SimAuth::Password(p) => Some(p.clone()),
+                    SimAuth::PublicKey(_) => None,
+                };
+                (u.name.clone(), group.to_owned(), password)
+            })
+            .collect();
         let users = config
             .users
             .iter()
             .map(server::User::from_config)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(RouterState::new(config.identity)),
+            state: Mutex::new(RouterState::new(config.identity, &logins)),
             users,
             sandbox_list: config.sandbox_list,
             hook: config.hook,
@@ -180,6 +194,56 @@ impl RouterSim {
                 uptime: now.saturating_duration_since(a.started),
             })
             .collect()
+    }
+
+    /// `/ip firewall filter`, in rule order.
+    pub fn firewall_filters(&self) -> Vec<SimItem> {
+        self.items(menu::Menu::FirewallFilter)
+    }
+
+    /// The PPP profile named `name` (its `on-up` and `on-down` scripts among
+    /// its properties).
+    pub fn ppp_profile(&self, name: &str) -> Option<SimItem> {
+        self.items(menu::Menu::PppProfile)
+            .into_iter()
+            .find(|p| p.get("name") == Some(name))
+    }
+
+    /// `/user group`, each with its normalised `policy`.
+    pub fn user_groups(&self) -> Vec<SimItem> {
+        self.items(menu::Menu::UserGroup)
+    }
+
+    /// `/user`, without passwords.
+    pub fn users(&self) -> Vec<SimItem> {
+        let mut users = self.items(menu::Menu::User);
+        for u in &mut users {
+            u.props.remove("password");
+        }
+        users
+    }
+
+    /// `/ip ssh strong-crypto`.
+    pub fn ssh_strong_crypto(&self) -> bool {
+        self.state().items.strong_crypto
+    }
+
+    fn items(&self, menu: menu::Menu) -> Vec<SimItem> {
+        let state = self.state();
+        state
+            .items
+            .table(menu)
+            .map(|t| {
+                t.iter()
+                    .map(|i| SimItem {
+                        id: id_text(i.id),
+                        comment: i.comment.clone(),
+                        disabled: i.disabled,
+                        props: i.props.clone().into_iter().collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Adds an entry as an admin would; an existing identical entry is left alone.

@@ -128,6 +128,22 @@ impl Connection {
         })
     }
 
+    /// A user added over the CLI (`/user add`): it may log in over SSH if its
+    /// group has the `ssh` policy, and write if the group has `write`.
+    fn added_user(&self, name: &str, password: &str) -> Option<bool> {
+        if self.find(name).next().is_some() {
+            return None;
+        }
+        let state = self.shared.state.lock().expect("router state");
+        let items = &state.items;
+        let user = items.users.iter().find(|u| u.get("name") == Some(name))?;
+        let ok = !user.disabled
+            && !password.is_empty()
+            && user.get("password") == Some(password)
+            && items.user_has(name, "ssh");
+        ok.then(|| items.user_has(name, "write"))
+    }
+
     fn who(&self) -> (String, bool) {
         self.user.clone().unwrap_or_default()
     }
@@ -137,10 +153,13 @@ impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        let write = self.find(user).find_map(|u| match &u.credential {
-            Credential::Password(p) if p == password => Some(u.write),
-            _ => None,
-        });
+        let write = self
+            .find(user)
+            .find_map(|u| match &u.credential {
+                Credential::Password(p) if p == password => Some(u.write),
+                _ => None,
+            })
+            .or_else(|| self.added_user(user, password));
         Ok(match write {
             Some(w) => self.accept(user, w),
             None => Auth::reject(),

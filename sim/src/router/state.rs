@@ -10,6 +10,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::time::Instant;
 
+use super::items::Items;
+
 /// Which of the two address-list menus an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
@@ -115,6 +117,8 @@ pub(crate) fn local_address_for(remote: IpAddr) -> IpAddr {
 #[derive(Debug)]
 pub(crate) struct RouterState {
     pub identity: String,
+    /// Filter rules, PPP profiles, user groups, users, `/ip ssh`.
+    pub items: Items,
     pub entries: Vec<AddrEntry>,
     pub secrets: Vec<Secret>,
     pub active: Vec<Active>,
@@ -129,14 +133,21 @@ pub(crate) enum AddError {
 }
 
 impl RouterState {
-    pub fn new(identity: String) -> Self {
+    /// `users` are the configured logins as (name, group, password).
+    pub fn new(identity: String, users: &[(String, String, Option<String>)]) -> Self {
+        // Real routers never start at *1; a few built-in items come first.
+        let mut next_id = 0x10;
+        let items = Items::new(users, &mut || {
+            next_id += 1;
+            next_id - 1
+        });
         RouterState {
             identity,
+            items,
             entries: Vec::new(),
             secrets: Vec::new(),
             active: Vec::new(),
-            // Real routers never start at *1; a few built-in items come first.
-            next_id: 0x10,
+            next_id,
             next_session: 0x81A0_0000,
         }
     }
@@ -275,7 +286,7 @@ mod tests {
 
     #[test]
     fn duplicate_add_is_refused_and_reboot_keeps_static_entries() {
-        let mut s = RouterState::new("r".into());
+        let mut s = RouterState::new("r".into(), &[]);
         let a = parse_address(Family::V4, "10.0.0.5").unwrap();
         let b = parse_address(Family::V4, "10.0.0.6").unwrap();
         s.add_entry(Family::V4, "l", a, None, None, false).unwrap();

@@ -4,6 +4,7 @@
 //! byte for byte; the plain table is for people and only needs to look right.
 
 use super::duration;
+use super::items;
 use super::menu::Menu;
 use super::state::RouterState;
 
@@ -209,6 +210,27 @@ pub(crate) fn view(state: &mut RouterState, menu: Menu) -> Option<View> {
                 rows,
             })
         }
+        m if items::is_item_menu(m) => Some(View {
+            legend: &[('X', "DISABLED")],
+            columns: match m {
+                Menu::FirewallFilter => &[
+                    ("CHAIN", "chain"),
+                    ("ACTION", "action"),
+                    ("PROTOCOL", "protocol"),
+                    ("SRC-ADDRESS", "src-address"),
+                    ("SRC-ADDRESS-LIST", "src-address-list"),
+                    ("DST-PORT", "dst-port"),
+                ],
+                Menu::PppProfile => &[
+                    ("NAME", "name"),
+                    ("LOCAL-ADDRESS", "local-address"),
+                    ("REMOTE-ADDRESS", "remote-address"),
+                ],
+                Menu::UserGroup => &[("NAME", "name"), ("POLICY", "policy")],
+                _ => &[("NAME", "name"), ("GROUP", "group"), ("ADDRESS", "address")],
+            },
+            rows: state.items.rows(m),
+        }),
         _ => None,
     }
 }

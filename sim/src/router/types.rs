@@ -105,3 +105,19 @@ pub struct LoggedCommand {
     /// The exact exec request string or shell line received.
     pub text: String,
 }
+
+/// A `/ip firewall filter` rule, or any other configuration item, with its
+/// properties as RouterOS prints them (`chain`, `action`, `src-address-list`…).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimItem {
+    pub id: String,
+    pub comment: Option<String>,
+    pub disabled: bool,
+    pub props: std::collections::BTreeMap<String, String>,
+}
+
+impl SimItem {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.props.get(key).map(String::as_str)
+    }
+}

@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 
 use super::command::{Command, Family};
 use super::parse::{self, Problem};
+use super::setup::read::Rendered;
 use super::{AddOutcome, Gateway, ListedEntry, NewEntry, PppMatch, PppSession, RouterError};
 use crate::domain::{AddressListName, RouterName};
 use crate::metrics::{self, RouterMetrics};
@@ -103,9 +104,25 @@ impl SshGateway {
     /// error messages) and the router's output. The round trip, queueing
     /// included, is what the command metric observes.
     async fn run(&self, command: &Command) -> Result<(String, String), RouterError> {
-        let text = command.render()?;
-        let span =
-            tracing::info_span!("router_call", router = %self.router, command = command.kind());
+        self.run_text(command.kind(), command.render()?).await
+    }
+
+    /// Runs one bootstrap query or change (rendered by
+    /// [`setup`](crate::router::setup) from typed values) and returns the
+    /// router's output as it is: the caller knows how to read it.
+    pub async fn exec_setup(&self, command: &Rendered) -> Result<String, RouterError> {
+        let (_, output) = self
+            .run_text("bootstrap", command.text().to_owned())
+            .await?;
+        Ok(output)
+    }
+
+    async fn run_text(
+        &self,
+        kind: &'static str,
+        text: String,
+    ) -> Result<(String, String), RouterError> {
+        let span = tracing::info_span!("router_call", router = %self.router, command = kind);
         let (reply, answer) = oneshot::channel();
         let request = worker::Request {
             text: text.clone(),
@@ -127,7 +144,7 @@ impl SshGateway {
         }
         .instrument(span)
         .await;
-        self.metrics.observe(command.kind(), started.elapsed());
+        self.metrics.observe(kind, started.elapsed());
         match result {
             Ok(output) => Ok((text, output)),
             Err(error) => {

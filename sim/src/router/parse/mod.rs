@@ -30,6 +30,15 @@ fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
+fn is_upper_hex(c: char) -> bool {
+    c.is_ascii_digit() || ('A'..='F').contains(&c)
+}
+
+fn hex_byte(high: char, low: char) -> u8 {
+    let digit = |c: char| c.to_digit(16).unwrap_or(0) as u8;
+    digit(high) * 16 + digit(low)
+}
+
 fn ends_value(c: char) -> bool {
     c.is_whitespace() || matches!(c, ';' | '[' | ']' | '{' | '}' | '(' | ')' | '"')
 }
@@ -392,6 +401,24 @@ impl Parser {
                         't' => text.push('\t'),
                         '_' => text.push(' '),
                         '\n' => {}
+                        // `\XX`: one byte in upper-case hex; bytes of a
+                        // multi-byte character come in a row.
+                        h if is_upper_hex(h) && self.peek().is_some_and(is_upper_hex) => {
+                            let mut bytes = vec![hex_byte(h, self.chars[self.at])];
+                            self.at += 1;
+                            while self.peek() == Some('\\')
+                                && self.peek_at(1).is_some_and(is_upper_hex)
+                                && self.peek_at(2).is_some_and(is_upper_hex)
+                                && std::str::from_utf8(&bytes).is_err()
+                            {
+                                bytes.push(hex_byte(
+                                    self.chars[self.at + 1],
+                                    self.chars[self.at + 2],
+                                ));
+                                self.at += 3;
+                            }
+                            text.push_str(&String::from_utf8_lossy(&bytes));
+                        }
                         _ => return Err(ParseError::Syntax(self.pos_of(self.at - 1))),
                     }
                 }
@@ -450,6 +477,7 @@ mod tests {
             "/ppp active remove [find name=\"alice\"]",
             ":put [/ppp secret get [find name=alice] comment]",
             ":local a \"x\\\"y\\$z\"; :put $a",
+            ":put \"a\\3Bb\\0A\\7B\\D0\\B8\"",
         ] {
             assert!(parse(src, Menu::Root).is_ok(), "{src}");
         }

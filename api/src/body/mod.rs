@@ -1,7 +1,10 @@
 //! Reading a router's JSON body field by field, so a bad value is refused
 //! with the field's name and the reason, and nothing else is looked at. Every
 //! value must be a string (RouterOS scripts send strings), no longer than
-//! [`MAX_FIELD`] characters.
+//! [`MAX_FIELD`] characters, and a body in which a value broke out of its
+//! string is refused ([`strict`]).
+
+mod strict;
 
 use std::str::FromStr;
 
@@ -24,9 +27,17 @@ impl Fields {
             BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge(MAX_BODY),
             other => ApiError::field("body", other.body_text()),
         })?;
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(map)) => Ok(Fields(map)),
-            Ok(_) => Err(ApiError::field("body", "must be a JSON object")),
+        match strict::parse(&body) {
+            Ok(Ok(map)) => Ok(Fields(map)),
+            Ok(Err(strict::Broken::Twice(key))) => Err(ApiError::field(
+                key,
+                "given twice: a value broke out of its string",
+            )),
+            Ok(Err(strict::Broken::Escaped(key))) => Err(ApiError::field(
+                key,
+                "contains a JSON escape, which a router's script never writes: a value broke out of its string",
+            )),
+            Err(e) if e.is_data() => Err(ApiError::field("body", "must be a JSON object")),
             Err(e) => Err(ApiError::field("body", format!("not valid JSON: {e}"))),
         }
     }
