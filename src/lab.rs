@@ -35,6 +35,8 @@ pub struct LabOptions {
     pub server: String,
     /// Extra TOML lines for the router's `[[routers]]` entry (`compat = true`).
     pub router: String,
+    /// Extra TOML lines for the `[telegram]` table (`mode = "webhook"`).
+    pub telegram: String,
     /// Added before every answer of the simulated router.
     pub router_latency: Duration,
     /// Added before every answer of the simulated Bot API.
@@ -50,6 +52,7 @@ impl LabOptions {
             policy: String::new(),
             server: String::new(),
             router: String::new(),
+            telegram: String::new(),
             router_latency: Duration::ZERO,
             telegram_latency: Duration::ZERO,
             command_timeout: Duration::from_secs(3),
@@ -93,7 +96,7 @@ impl Lab {
         })
         .await
         .context("starting the Bot API simulator")?;
-        let config = lab_config(&options, &router, &tg)?;
+        let config = lab_config(&options, &api, &router, &tg)?;
         let (stop, shutdown) = Shutdown::new();
         let served = tokio::spawn(crate::serve(config.clone(), listener, shutdown));
         wait_healthy(&api).await?;
@@ -128,10 +131,18 @@ impl Drop for Lab {
     }
 }
 
-fn lab_config(options: &LabOptions, router: &RouterSim, tg: &BotApiSim) -> anyhow::Result<Config> {
+fn lab_config(
+    options: &LabOptions,
+    api: &str,
+    router: &RouterSim,
+    tg: &BotApiSim,
+) -> anyhow::Result<Config> {
+    // The API's loopback address is the lab's public one: webhook mode tells
+    // the Bot API simulator to call it.
     let toml = format!(
         r#"
 [server]
+public_url = "{api}"
 {server}
 
 [database]
@@ -141,6 +152,7 @@ url = "{db_url}"
 token = "{tg_token}"
 api_url = "{tg_url}"
 admins = [{ADMIN}]
+{telegram}
 
 [policy]
 {policy}
@@ -164,6 +176,7 @@ command_timeout = "{timeout}ms"
         tg_token = tg.token(),
         tg_url = tg.url(),
         policy = options.policy,
+        telegram = options.telegram,
         port = router.addr().port(),
         fp = router.host_key_fingerprint(),
         timeout = options.command_timeout.as_millis(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use secrecy::SecretString;
-use tgate_core::config::Config;
+use tgate_core::config::{Config, TelegramMode};
 use tgate_core::domain::RouterName;
 use tgate_core::gate::{ExpiryScheduler, Gate, ssh_gateways, watch_health};
 use tgate_core::router::Gateway;
@@ -178,6 +178,43 @@ pub async fn run_worker(
     tgate_worker::run(gate, &config, shutdown.wait()).await
 }
 
+/// The watcher's configuration: polling, or in webhook mode the public URL
+/// (`server.public_url` + [`tgate_watcher::WEBHOOK_PATH`]) and the secret.
+pub fn watcher_config(
+    config: &Config,
+    bot: teloxide::Bot,
+    api_base: String,
+    service_token: SecretString,
+    callback_key: SecretString,
+) -> anyhow::Result<tgate_watcher::WatcherConfig> {
+    let webhook = match config.telegram.mode {
+        TelegramMode::Polling => None,
+        TelegramMode::Webhook => {
+            // The configuration refuses webhook mode without these.
+            let public = (config.server.public_url.as_deref())
+                .context("webhook mode needs server.public_url")?;
+            let secret = (config.telegram.webhook_secret.clone())
+                .context("webhook mode needs telegram.webhook_secret")?;
+            Some(tgate_watcher::Webhook {
+                url: format!(
+                    "{}{}",
+                    public.trim_end_matches('/'),
+                    tgate_watcher::WEBHOOK_PATH
+                ),
+                secret,
+            })
+        }
+    };
+    Ok(tgate_watcher::WatcherConfig {
+        bot,
+        api_base,
+        service_token,
+        callback_key,
+        admins: config.telegram.admins.clone(),
+        webhook,
+    })
+}
+
 /// How long the other parts may take to stop once one has: the watcher's
 /// drain of running handlers and its last acknowledgement fit in it.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(6);
@@ -242,11 +279,25 @@ pub async fn serve(
             let _ = stop_parts.send(true);
         }
     });
+    // In webhook mode Telegram's calls come to the API's own listener, so
+    // one process needs one port and nginx sends `/telegram/` to it.
+    let watcher = match bot(&config)? {
+        Some(bot) => Some(tgate_watcher::Watcher::new(watcher_config(
+            &config,
+            bot,
+            api_url,
+            config.server.service_token.clone().expect("filled above"),
+            config.telegram.callback_key.clone().expect("filled above"),
+        )?)?),
+        None => None,
+    };
+    let webhook = watcher.as_ref().and_then(|w| w.webhook_routes());
     let mut running = tokio::task::JoinSet::new();
     {
         let parts = parts.clone();
         running.spawn(async move {
-            let done = tgate_api::serve(listener, state, parts.wait()).await;
+            let routes = webhook.unwrap_or_default();
+            let done = tgate_api::serve_with(listener, state, routes, parts.wait()).await;
             ("api", done.map_err(anyhow::Error::from))
         });
     }
@@ -257,17 +308,10 @@ pub async fn serve(
             ("worker", done)
         });
     }
-    if let Some(bot) = bot(&config)? {
-        let watcher_config = tgate_watcher::WatcherConfig {
-            bot,
-            api_base: api_url,
-            service_token: config.server.service_token.clone().expect("filled above"),
-            callback_key: config.telegram.callback_key.clone().expect("filled above"),
-            admins: config.telegram.admins.clone(),
-        };
+    if let Some(watcher) = watcher {
         running.spawn(async move {
-            let done = tgate_watcher::run(watcher_config, parts.wait()).await;
-            ("watcher", done)
+            watcher.run(parts.wait()).await;
+            ("watcher", Ok(()))
         });
     }
     let (first, done) = running

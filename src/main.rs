@@ -168,21 +168,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Watcher { api_url } => {
             let bot = tgate::bot(&config)?.context("telegram.token is required")?;
+            let service_token = (config.server.service_token.clone())
+                .context("server.service_token is required (the API must have the same)")?;
+            let callback_key = (config.telegram.callback_key.clone())
+                .context("telegram.callback_key is required (the API must have the same)")?;
+            let api_base = api_url.trim_end_matches('/').to_owned();
             let watcher =
-                tgate_watcher::WatcherConfig {
-                    bot,
-                    api_base: api_url.trim_end_matches('/').to_owned(),
-                    service_token: config
-                        .server
-                        .service_token
-                        .clone()
-                        .context("server.service_token is required (the API must have the same)")?,
-                    callback_key: config.telegram.callback_key.clone().context(
-                        "telegram.callback_key is required (the API must have the same)",
-                    )?,
-                    admins: config.telegram.admins.clone(),
-                };
-            tgate_watcher::run(watcher, on_signal().wait()).await
+                tgate::watcher_config(&config, bot, api_base, service_token, callback_key)?;
+            let listener = match watcher.webhook {
+                Some(_) => Some(
+                    tokio::net::TcpListener::bind(config.telegram.webhook_listen)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "binding telegram.webhook_listen {}",
+                                config.telegram.webhook_listen
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            tgate_watcher::run(watcher, listener, on_signal().wait()).await
         }
         Command::Admin(_) => unreachable!("admin commands run in cli::run"),
     }

@@ -252,3 +252,61 @@ async fn admin_internal_and_webhook_paths_are_fenced() {
     let location = plain.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("https://127.0.0.1"), "{location}");
 }
+
+/// Webhook mode behind nginx, as `tgate serve` runs it: `/telegram/` goes to
+/// the API's listener, where the watcher's route checks the secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_calls_pass_from_telegram_and_count_only_with_the_secret() {
+    let Some(binary) = nginx_or_skip("webhook_calls_pass_from_telegram") else {
+        return;
+    };
+    let secret = "nginx-webhook-secret";
+    let sys = System::start_configured(|options| {
+        options.server = "trusted_proxies = [\"127.0.0.1\"]\nrate_limit = 0".into();
+        options.telegram = format!("mode = \"webhook\"\nwebhook_secret = \"{secret}\"");
+    })
+    .await;
+    let lists = AllowLists {
+        routers: &["127.0.0.1"],
+        admin: &["127.0.0.1"],
+        telegram: &["127.0.0.1"],
+    };
+    let nginx = Nginx::start(binary, sys.api_addr(), &lists).await;
+    let alice = owner();
+    let help = json!({
+        "update_id": 778_001,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": alice.id, "type": "private", "first_name": "Alice"},
+            "from": {"id": alice.id, "is_bot": false, "first_name": "Alice"},
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        }
+    });
+    let send = |from: &str, secret: &str| {
+        nginx
+            .client(from)
+            .post(nginx.url("/telegram/webhook"))
+            .header("X-Telegram-Bot-Api-Secret-Token", secret)
+            .json(&help)
+            .send()
+    };
+
+    // Not from Telegram's networks: nginx refuses, whatever the secret.
+    assert_eq!(send("127.0.0.2", secret).await.unwrap().status(), 403);
+    // From Telegram's network with another secret: tgate refuses.
+    assert_eq!(
+        send("127.0.0.1", "not-the-secret").await.unwrap().status(),
+        403
+    );
+    assert!(sys.tg.bot_messages(alice.id).is_empty());
+
+    assert_eq!(send("127.0.0.1", secret).await.unwrap().status(), 200);
+    let reply = sys
+        .tg
+        .wait_for(alice.id, common::PATIENCE, |m| m.from_bot)
+        .await
+        .expect("the bot answers /help");
+    assert!(!reply.text.is_empty());
+}

@@ -178,9 +178,24 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`serve`], with `extra` routes beside the API's on the same listener:
+/// `tgate serve` puts the watcher's webhook route there, so one process
+/// needs one port. `extra` gets none of the API's layers (rate limit, body
+/// limit, metrics) and brings its own; it must not have a fallback.
+pub async fn serve_with(
+    listener: TcpListener,
+    state: ApiState,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state)
+            .merge(extra)
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

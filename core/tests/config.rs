@@ -70,6 +70,7 @@ fn an_empty_file_means_every_default() {
     assert!(c.telegram.admins.is_empty());
     assert_eq!(c.telegram.mode, TelegramMode::Polling);
     assert!(c.telegram.callback_key.is_none() && c.telegram.webhook_secret.is_none());
+    assert_eq!(c.telegram.webhook_listen.to_string(), "127.0.0.1:8081");
     assert_eq!(c.policy.confirm_timeout, Duration::from_secs(60));
     assert_eq!(c.policy.sandbox_grace, Duration::from_secs(30));
     assert_eq!(c.policy.sandbox_timeout(), Duration::from_secs(90));
@@ -359,6 +360,11 @@ fn problems_explain_themselves() {
     assert!(m.contains("did you mean \"192.0.2.0/24\""), "{m}");
     let m = message(load("[telegram]\nmode = \"webhook\"\n"), "telegram.mode");
     assert!(m.contains("server.public_url"), "{m}");
+    let m = message(
+        load("[telegram]\nmode = \"webhook\"\n"),
+        "telegram.webhook_secret",
+    );
+    assert!(m.contains("required in webhook mode"), "{m}");
     let m = message(load("routers = 1\n"), "routers");
     assert!(m.contains("[[routers]]"), "{m}");
     let m = message(load("server = 1\n"), "server");

@@ -59,6 +59,8 @@ impl Nginx {
             ("TGATE_HTTP_LISTEN", format!("127.0.0.1:{http_port}")),
             ("TGATE_HTTPS_LISTEN", format!("127.0.0.1:{https_port}")),
             ("TGATE_API", api.to_string()),
+            // The lab is `tgate serve`: webhook calls go to the API's listener.
+            ("TGATE_WEBHOOK", api.to_string()),
             ("TGATE_TLS_CERT", display(&path("cert.pem"))),
             ("TGATE_TLS_KEY", display(&path("key.pem"))),
             ("TGATE_NGINX_DIR", display(dir.path())),

@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use teloxide::RequestError;
 use teloxide::prelude::*;
-use teloxide::types::{AllowedUpdate, Update, UpdateKind};
+
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tracing::{Instrument, field};
+use tracing::Instrument;
 
-use crate::{Ctx, callbacks, commands};
+use crate::Ctx;
+use crate::dispatch::{self, ALLOWED_UPDATES};
 
 /// Telegram holds a `getUpdates` open this long when there is nothing new.
 const POLL_TIMEOUT: Duration = Duration::from_secs(25);
@@ -27,7 +28,7 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(25);
 /// would end as a network error.
 const POLL_HTTP_TIMEOUT: Duration = Duration::from_secs(40);
 /// Handlers running at once; more updates wait for a free slot.
-const MAX_IN_FLIGHT: usize = 64;
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// After shutdown, how long running handlers may take to answer their user.
@@ -65,7 +66,7 @@ pub(crate) async fn run(
             let mut req = poller
                 .get_updates()
                 .timeout(POLL_TIMEOUT.as_secs() as u32)
-                .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+                .allowed_updates(ALLOWED_UPDATES);
             req.offset = offset;
             tokio::select! {
                 biased;
@@ -110,11 +111,11 @@ pub(crate) async fn run(
             };
             let next = i32::try_from(update.id.0).map_or(i32::MAX, |id| id.saturating_add(1));
             offset = Some(offset.map_or(next, |o| o.max(next)));
-            let span = update_span(&update);
+            let span = dispatch::update_span(&update);
             let ctx = Arc::clone(&ctx);
             handlers.spawn(
                 async move {
-                    handle(&ctx, update).await;
+                    dispatch::handle(&ctx, update).await;
                     drop(permit);
                 }
                 .instrument(span),
@@ -128,32 +129,7 @@ pub(crate) async fn run(
     drain(handlers).await;
 }
 
-/// One span per update, so every line a handler logs names the user (and,
-/// once decoded, the session).
-fn update_span(update: &Update) -> tracing::Span {
-    let span = tracing::info_span!(
-        "update",
-        update_id = update.id.0,
-        user_id = field::Empty,
-        session = field::Empty,
-    );
-    if let Some(user) = update.from() {
-        span.record("user_id", user.id.0);
-    }
-    span
-}
-
-async fn handle(ctx: &Ctx, update: Update) {
-    match update.kind {
-        UpdateKind::CallbackQuery(q) => callbacks::handle(ctx, q).await,
-        UpdateKind::Message(m) => commands::handle(ctx, m).await,
-        // Asked only for these two; anything else is skipped (its offset
-        // still advances).
-        _ => tracing::debug!("ignored update"),
-    }
-}
-
-fn backoff(error: &RequestError, failures: u32) -> Duration {
+pub(crate) fn backoff(error: &RequestError, failures: u32) -> Duration {
     if let RequestError::RetryAfter(after) = error {
         return after.duration();
     }
@@ -175,7 +151,7 @@ async fn acknowledge(poller: &Bot, offset: Option<i32>) {
 }
 
 /// Lets running handlers finish answering their users, up to a bound.
-async fn drain(mut handlers: JoinSet<()>) {
+pub(crate) async fn drain(mut handlers: JoinSet<()>) {
     let all_done = async { while handlers.join_next().await.is_some() {} };
     if tokio::time::timeout(DRAIN_GRACE, all_done).await.is_err() {
         tracing::warn!(

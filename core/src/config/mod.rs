@@ -98,6 +98,10 @@ pub struct TelegramConfig {
     /// Checked against the `X-Telegram-Bot-Api-Secret-Token` header in
     /// webhook mode: 1 to 256 of `A-Z a-z 0-9 _ -`, as Telegram allows.
     pub webhook_secret: Option<SecretString>,
+    /// Where a separate `tgate watcher` listens for Telegram's webhook calls
+    /// (behind nginx). `tgate serve` ignores it: there the calls come to the
+    /// API's own listener. Default `127.0.0.1:8081`.
+    pub webhook_listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

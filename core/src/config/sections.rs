@@ -158,6 +158,9 @@ fn telegram(ctx: &mut Ctx<'_>, value: Option<Value>) -> TelegramConfig {
         webhook_secret,
         check_webhook_secret,
     );
+    let webhook_listen = s
+        .parse_with("webhook_listen", socket_addr)
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
     s.finish();
     TelegramConfig {
         token,
@@ -166,6 +169,7 @@ fn telegram(ctx: &mut Ctx<'_>, value: Option<Value>) -> TelegramConfig {
         mode,
         callback_key,
         webhook_secret,
+        webhook_listen,
     }
 }
 
@@ -238,15 +242,17 @@ fn worker(ctx: &mut Ctx<'_>, value: Option<Value>) -> WorkerConfig {
     let reconcile_interval = s
         .duration("reconcile_interval", true)
         .unwrap_or(Duration::from_secs(300));
-    let metrics_listen = s.parse_with("metrics_listen", |t| {
-        t.parse::<SocketAddr>()
-            .map_err(|_| format!("{t:?} is not an address and port such as \"127.0.0.1:9091\""))
-    });
+    let metrics_listen = s.parse_with("metrics_listen", socket_addr);
     s.finish();
     WorkerConfig {
         reconcile_interval,
         metrics_listen,
     }
+}
+
+fn socket_addr(t: &str) -> Result<SocketAddr, String> {
+    t.parse::<SocketAddr>()
+        .map_err(|_| format!("{t:?} is not an address and port such as \"127.0.0.1:9091\""))
 }
 
 fn routers(ctx: &mut Ctx<'_>, value: Option<Value>) -> Vec<RouterDraft> {

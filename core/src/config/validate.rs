@@ -42,6 +42,13 @@ pub(super) fn check(
             "webhook mode needs server.public_url, the address Telegram will call",
         );
     }
+    if telegram.mode == TelegramMode::Webhook && telegram.webhook_secret.is_none() {
+        ctx.problem(
+            "telegram.webhook_secret",
+            "is required in webhook mode: Telegram sends it with every call, which Telegram sends with every \
+             call so that tgate can tell its calls from anyone else's",
+        );
+    }
     for (i, later) in routers.iter().enumerate() {
         let earlier = &routers[..i];
         if let Some(name) = &later.name

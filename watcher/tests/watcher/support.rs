@@ -207,12 +207,13 @@ impl Harness {
             service_token: SecretString::from(SERVICE_TOKEN),
             callback_key: SecretString::from(CALLBACK_KEY),
             admins: vec![ADMIN],
+            webhook: None,
         };
         let shutdown = async move {
             let _ = stopped.await;
         };
         self.stop = Some(stop);
-        self.task = Some(tokio::spawn(run(config, shutdown)));
+        self.task = Some(tokio::spawn(run(config, None, shutdown)));
     }
 
     /// Signals shutdown and waits for `run` to return, failing the test if it
