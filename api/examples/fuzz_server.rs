@@ -1,6 +1,7 @@
 //! A throwaway tgate API for fuzzing (`.ci/schemathesis.sh`): a temporary
 //! SQLite database, a RouterOS simulator over real SSH, and fixed tokens.
-//! Prints its URL and admin token, then serves until killed.
+//! Prints its URL, its admin and service tokens and the Telegram user it
+//! knows as an admin (for the bot's endpoints), then serves until killed.
 //!
 //! `cargo run -p tgate-api --example fuzz_server -- [port]`
 
@@ -15,6 +16,7 @@ use tgate_sim::{OnUpHook, RouterSim, RouterSimConfig};
 const ADMIN_TOKEN: &str = "fuzz-admin-token-0123456789";
 const ROUTER_TOKEN: &str = "fuzz-router-token-0123456789";
 const SERVICE_TOKEN: &str = "fuzz-service-token-0123456789";
+const TELEGRAM_ADMIN: i64 = 4242;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -43,6 +45,9 @@ service_token = "{SERVICE_TOKEN}"
 [database]
 url = "sqlite://unused.db"
 
+[telegram]
+admins = [{TELEGRAM_ADMIN}]
+
 [[routers]]
 name = "office"
 host = "127.0.0.1"
@@ -68,6 +73,8 @@ command_timeout = "3s"
     ));
     let state = ApiState::new(gate).await?;
     println!("URL={base}");
+    println!("SERVICE_TOKEN={SERVICE_TOKEN}");
+    println!("TELEGRAM_ADMIN={TELEGRAM_ADMIN}");
     println!("ADMIN_TOKEN={ADMIN_TOKEN}");
     tgate_api::serve(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
