@@ -23,40 +23,38 @@
 //!
 //! 401 for a wrong service token, 403 `not an admin`, 422 naming the field
 //! for bad input, 503 when the bot's username cannot be learnt for a link.
-
-use std::net::IpAddr;
-use std::time::Duration;
+//!
+//! The rules and the listings are [`crate::admin::service`]'s, shared with
+//! the admin API; the bans, sessions and accounts answered are the admin
+//! API's views. This module checks who is calling, reads the bot's request
+//! shapes and wraps the answers in the shapes the watcher reads.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ipnet::IpNet;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use tgate_core::config::parse_duration;
-use tgate_core::domain::{AccountName, RouterName, SessionId};
-use tgate_core::enroll::{DEFAULT_TTL, create_invite, invite_link};
-use tgate_core::storage::{Ban, Session, StoreError};
+use tgate_core::domain::{AccountName, InvalidValue, RouterName};
+use tgate_core::enroll::DEFAULT_TTL;
+use tgate_core::storage::SessionFilter;
 use tracing::instrument;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::ApiState;
+use crate::admin::accounts::{AccountView, InviteView};
+use crate::admin::bans::BanView;
+use crate::admin::openapi::ErrorBody;
+use crate::admin::routers::RouterList;
+use crate::admin::service::{self, BOT_PAGES, BanQuery, KickOutcome, Paging};
+use crate::admin::sessions::SessionView;
 use crate::error::ApiError;
 
 /// The header naming the Telegram user an admin call is made for.
 pub const TELEGRAM_USER: &str = "x-telegram-user";
-/// A ban without a duration lasts this long.
-const DEFAULT_BAN: Duration = Duration::from_secs(3600);
-/// Longer than anyone means; beyond it a typo is more likely than intent.
-const MAX_BAN: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
-const DEFAULT_PAGE: i64 = 10;
-const MAX_PAGE: i64 = 100;
-/// A session id's start must be at least this long to pick a session.
-const MIN_ID_PREFIX: usize = 4;
 
 /// The admin a call acts for, once the service token and the admin list
 /// have both agreed.
@@ -105,10 +103,6 @@ fn admin(state: &ApiState, headers: &HeaderMap) -> Result<Admin, ApiError> {
     })
 }
 
-fn internal(e: StoreError) -> ApiError {
-    ApiError::Internal(e.into())
-}
-
 fn body<T: serde::de::DeserializeOwned>(
     raw: Result<Json<T>, JsonRejection>,
 ) -> Result<T, ApiError> {
@@ -116,306 +110,353 @@ fn body<T: serde::de::DeserializeOwned>(
         .map_err(|e| ApiError::field("body", e.body_text()))
 }
 
-#[derive(Deserialize)]
+fn query<T>(raw: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    raw.map(|Query(q)| q)
+        .map_err(|e| ApiError::field("query", e.body_text()))
+}
+
+/// Which page of a listing.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Rows to skip, default 0.
+    #[param(minimum = 0)]
     offset: Option<i64>,
+    /// Page size, 1 to 100, default 10.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
 impl PageQuery {
-    fn read(raw: Result<Query<PageQuery>, QueryRejection>) -> Result<(usize, usize), ApiError> {
-        let Query(q) = raw.map_err(|e| ApiError::field("query", e.body_text()))?;
-        let offset = q.offset.unwrap_or(0);
-        if offset < 0 {
-            return Err(ApiError::field("offset", "must not be negative"));
-        }
-        let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::field(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        Ok((offset as usize, limit as usize))
+    fn paging(raw: Result<Query<PageQuery>, QueryRejection>) -> Result<Paging, ApiError> {
+        let q = query(raw)?;
+        Paging::new(q.limit, q.offset, BOT_PAGES)
     }
 }
 
-/// One page of `items` (already in display order) with the paging fields.
-fn page(key: &str, items: Vec<Value>, offset: usize, limit: usize) -> Response {
-    let total = items.len();
-    let shown: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-    Json(json!({ key: shown, "total": total, "offset": offset, "limit": limit })).into_response()
+/// Active bans, newest first, one page.
+#[derive(Serialize, ToSchema)]
+pub struct BanPage {
+    bans: Vec<BanView>,
+    /// Active bans on every page.
+    total: i64,
+    offset: i64,
+    limit: i64,
 }
 
-fn ban_json(b: &Ban) -> Value {
-    json!({
-        "id": b.id,
-        "network": b.network.to_string(),
-        "reason": b.reason,
-        "source": b.source,
-        "created_by": b.created_by,
-        "created_at": b.created_at,
-        "until": b.until,
-    })
+/// Pending and confirmed sessions, newest first, one page.
+#[derive(Serialize, ToSchema)]
+pub struct SessionPage {
+    sessions: Vec<SessionView>,
+    total: i64,
+    offset: i64,
+    limit: i64,
 }
 
-fn session_json(s: &Session) -> Value {
-    json!({
-        "id": s.id,
-        "router": s.router,
-        "account": s.account,
-        "state": s.state,
-        "caller_id": s.caller_id.to_string(),
-        "remote_address": s.remote_address,
-        "created_at": s.created_at,
-    })
+/// Accounts by router and name, one page.
+#[derive(Serialize, ToSchema)]
+pub struct AccountPage {
+    accounts: Vec<AccountView>,
+    total: i64,
+    offset: i64,
+    limit: i64,
 }
 
-/// An address is a network of one.
-fn network(field: &str, raw: &str) -> Result<IpNet, ApiError> {
-    let raw = raw.trim();
-    raw.parse::<IpNet>()
-        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
-        .map(|n| n.trunc())
-        .map_err(|_| ApiError::field(field, format!("not an IP address or network: {raw}")))
+#[derive(Serialize, ToSchema)]
+pub struct BanCreated {
+    ban: BanView,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct BansLifted {
+    lifted: Vec<BanView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionsKicked {
+    kicked: Vec<SessionView>,
+}
+
+/// The 409 of an ambiguous kick: `detail.candidates` are the sessions the
+/// target could mean.
+#[derive(ToSchema)]
+#[allow(dead_code)] // doc-only: the answer is an ApiError
+pub struct Ambiguous {
+    #[schema(example = "ambiguous target")]
+    error: String,
+    state: String,
+    detail: AmbiguousDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AmbiguousDetail {
+    candidates: Vec<SessionView>,
+}
+
+#[utoipa::path(
+    get, path = "/v1/bot/bans", tag = "bot", operation_id = "bot_list_bans",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of the active bans", body = BanPage),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 422, description = "a bad header or parameter, named in detail.field", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn bans(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<BanPage>, ApiError> {
     admin(&state, &headers)?;
-    let (offset, limit) = PageQuery::read(query)?;
-    let mut active = state
-        .gate
-        .store()
-        .active_bans(Utc::now())
-        .await
-        .map_err(internal)?;
-    active.sort_by_key(|b| std::cmp::Reverse(b.id));
-    Ok(page(
-        "bans",
-        active.iter().map(ban_json).collect(),
-        offset,
-        limit,
-    ))
+    let paging = PageQuery::paging(page)?;
+    let q = BanQuery {
+        active: true,
+        network: None,
+        paging,
+    };
+    let (bans, total) = tokio::try_join!(
+        service::bans(&state.gate, &q),
+        service::count_bans(&state.gate, &q)
+    )?;
+    let now = Utc::now();
+    Ok(Json(BanPage {
+        bans: bans.into_iter().map(|b| BanView::new(b, now)).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A ban the bot asks for.
+#[derive(Deserialize, ToSchema)]
 pub struct NewBan {
+    /// An address or a network in CIDR notation.
+    #[schema(example = "198.51.100.0/24")]
     network: String,
+    /// How long, e.g. `90m`, `2d`; default `1h`, at most `365d`.
+    #[schema(example = "2h")]
     duration: Option<String>,
+    /// Why; a default when absent or empty.
+    #[schema(example = "scanner")]
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/v1/bot/bans", tag = "bot", operation_id = "bot_add_ban",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id")),
+    request_body = NewBan,
+    responses(
+        (status = 201, description = "the ban, in force", body = BanCreated),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "a bad header or field (network, duration, reason, body), named in detail.field", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn ban(
     State(state): State<ApiState>,
     headers: HeaderMap,
     req: Result<Json<NewBan>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<BanCreated>), ApiError> {
     let admin = admin(&state, &headers)?;
     let req = body(req)?;
-    let network = network("network", &req.network)?;
-    let length = match req.duration.as_deref().map(str::trim) {
-        None | Some("") => DEFAULT_BAN,
-        Some(d) => parse_duration(d).map_err(|e| ApiError::field("duration", e))?,
-    };
-    if length.is_zero() || length > MAX_BAN {
-        return Err(ApiError::field(
-            "duration",
-            "must be more than zero and at most 10 years",
-        ));
-    }
-    let reason = req.reason.as_deref().map(str::trim).unwrap_or_default();
-    if reason.chars().count() > 200 {
-        return Err(ApiError::field("reason", "at most 200 characters"));
-    }
-    let reason = if reason.is_empty() {
-        "banned by an admin"
-    } else {
-        reason
-    };
-    let ban = state
-        .gate
-        .admin_ban(network, length, reason, &admin.actor)
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "ban": ban_json(&ban) }))).into_response())
+    let network = service::network("network", &req.network)?;
+    let length = service::ban_length(req.duration.as_deref())?;
+    // The bot sends what follows the duration; nothing there is no reason.
+    let reason = service::ban_reason(req.reason.as_deref().filter(|r| !r.trim().is_empty()))?;
+    let ban = service::ban(
+        &state.gate,
+        "network",
+        network,
+        length,
+        reason,
+        &admin.actor,
+    )
+    .await?;
+    let ban = BanView::new(ban, Utc::now());
+    Ok((StatusCode::CREATED, Json(BanCreated { ban })))
 }
 
-#[derive(Deserialize)]
+/// Which bans `/unban` lifts: every active one on exactly `network`, or
+/// the one with `id`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Unban {
+    /// An address or a network.
     network: Option<String>,
+    /// A ban's id.
     id: Option<String>,
 }
 
+#[utoipa::path(
+    delete, path = "/v1/bot/bans", tag = "bot", operation_id = "bot_lift_bans",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id"), Unban),
+    responses(
+        (status = 200, description = "the bans lifted", body = BansLifted),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 404, description = "no active ban matches", body = ErrorBody),
+        (status = 422, description = "neither or both of network and id, or a bad one", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn unban(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    query: Result<Query<Unban>, QueryRejection>,
-) -> Result<Response, ApiError> {
+    q: Result<Query<Unban>, QueryRejection>,
+) -> Result<Json<BansLifted>, ApiError> {
     let admin = admin(&state, &headers)?;
-    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let ids: Vec<i64> = match (q.network.as_deref(), q.id.as_deref()) {
+    let q = query(q)?;
+    let lifted = match (q.network.as_deref(), q.id.as_deref()) {
         (Some(raw), None) => {
-            let network = network("network", raw)?;
-            state
-                .gate
-                .store()
-                .active_bans(Utc::now())
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .filter(|b| b.network == network)
-                .map(|b| b.id)
-                .collect()
+            let network = service::network("network", raw)?;
+            service::lift_network(&state.gate, network, &admin.actor).await?
         }
-        (None, Some(raw)) => vec![
-            raw.trim()
+        (None, Some(raw)) => {
+            let id = raw
+                .trim()
                 .parse()
-                .map_err(|_| ApiError::field("id", format!("not a ban id: {raw}")))?,
-        ],
+                .map_err(|_| ApiError::field("id", format!("not a ban id: {raw}")))?;
+            vec![service::lift(&state.gate, id, &admin.actor).await?]
+        }
         _ => return Err(ApiError::field("network", "give either network or id")),
     };
-    let mut lifted = Vec::new();
-    for id in ids {
-        if let Some(ban) = state.gate.lift_ban(id, &admin.actor).await? {
-            lifted.push(ban_json(&ban));
-        }
-    }
-    if lifted.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Json(json!({ "lifted": lifted })).into_response())
+    let now = Utc::now();
+    Ok(Json(BansLifted {
+        lifted: lifted.into_iter().map(|b| BanView::new(b, now)).collect(),
+    }))
 }
 
-/// Pending and confirmed sessions on every router, newest first.
-async fn open_sessions(state: &ApiState) -> Result<Vec<Session>, ApiError> {
-    let mut open = Vec::new();
-    for router in &state.gate.config().routers {
-        let sessions = state
-            .gate
-            .store()
-            .open_sessions_of_router(&router.name)
-            .await
-            .map_err(internal)?;
-        open.extend(sessions);
-    }
-    open.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.0.cmp(&a.id.0)));
-    Ok(open)
-}
-
+#[utoipa::path(
+    get, path = "/v1/bot/sessions", tag = "bot", operation_id = "bot_list_sessions",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of the open sessions", body = SessionPage),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 422, description = "a bad header or parameter, named in detail.field", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn sessions(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<SessionPage>, ApiError> {
     admin(&state, &headers)?;
-    let (offset, limit) = PageQuery::read(query)?;
-    let open = open_sessions(&state).await?;
-    Ok(page(
-        "sessions",
-        open.iter().map(session_json).collect(),
-        offset,
-        limit,
-    ))
+    let paging = PageQuery::paging(page)?;
+    let filter = SessionFilter {
+        open: true,
+        limit: paging.limit,
+        offset: paging.offset,
+        ..SessionFilter::default()
+    };
+    let (sessions, total) = tokio::try_join!(
+        service::sessions(&state.gate, &filter),
+        service::count_sessions(&state.gate, &filter)
+    )?;
+    Ok(Json(SessionPage {
+        sessions: sessions.into_iter().map(SessionView::from).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    }))
 }
 
-#[derive(Deserialize)]
+/// What `/kick` names.
+#[derive(Deserialize, ToSchema)]
 pub struct Kick {
+    /// A session id, its start (4 characters or more), or an account.
+    #[schema(example = "alice")]
     target: String,
 }
 
-/// Which open sessions `target` names: a full session id, the start of one
-/// (as `/sessions` shows it), or an account's name on any router.
-/// `Err(candidates)` when it could mean more than one thing.
-fn resolve<'a>(open: &'a [Session], target: &str) -> Result<Vec<&'a Session>, Vec<&'a Session>> {
-    if let Ok(id) = target.parse::<SessionId>() {
-        return Ok(open.iter().filter(|s| s.id == id).collect());
-    }
-    let by_account: Vec<&Session> = open
-        .iter()
-        .filter(|s| s.account.as_str() == target)
-        .collect();
-    let prefix = target.to_ascii_lowercase();
-    let by_id: Vec<&Session> = if prefix.len() >= MIN_ID_PREFIX
-        && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-    {
-        open.iter()
-            .filter(|s| s.id.to_string().starts_with(&prefix))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    match (by_account.is_empty(), by_id.len()) {
-        (false, 0) => Ok(by_account),
-        (true, 0 | 1) => Ok(by_id),
-        (true, _) => Err(by_id),
-        (false, _) => Err(by_account.into_iter().chain(by_id).collect()),
-    }
-}
-
+#[utoipa::path(
+    post, path = "/v1/bot/kick", tag = "bot", operation_id = "bot_kick",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id")),
+    request_body = Kick,
+    responses(
+        (status = 200, description = "the sessions ended", body = SessionsKicked),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 404, description = "no open session matches", body = ErrorBody),
+        (status = 409, description = "the target could mean several sessions", body = Ambiguous),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "a bad header or target", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn kick(
     State(state): State<ApiState>,
     headers: HeaderMap,
     req: Result<Json<Kick>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<SessionsKicked>, ApiError> {
     let admin = admin(&state, &headers)?;
-    let target = body(req)?.target.trim().to_owned();
-    if target.is_empty() || target.len() > 64 {
-        return Err(ApiError::field("target", "a session id or an account name"));
-    }
-    let open = open_sessions(&state).await?;
-    let chosen = match resolve(&open, &target) {
-        Ok(chosen) => chosen,
-        Err(candidates) => {
-            return Err(ApiError::Refused {
+    let target = body(req)?.target;
+    match service::kick_target(&state.gate, &target, &admin.actor).await? {
+        KickOutcome::Kicked(kicked) => Ok(Json(SessionsKicked {
+            kicked: kicked.into_iter().map(SessionView::from).collect(),
+        })),
+        KickOutcome::Ambiguous(candidates) => {
+            let candidates: Vec<SessionView> =
+                candidates.into_iter().map(SessionView::from).collect();
+            Err(ApiError::Refused {
                 status: StatusCode::CONFLICT,
                 state: "ambiguous",
                 message: "ambiguous target",
-                detail: json!({
-                    "candidates": candidates.into_iter().map(session_json).collect::<Vec<_>>()
-                }),
-            });
-        }
-    };
-    let mut kicked = Vec::new();
-    for s in chosen {
-        if let Some(closed) = state.gate.kick(s.id, &admin.actor).await? {
-            kicked.push(session_json(&closed));
+                detail: json!({ "candidates": candidates }),
+            })
         }
     }
-    if kicked.is_empty() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Json(json!({ "kicked": kicked })).into_response())
 }
 
-#[derive(Deserialize)]
+/// Whom `/invite` is for.
+#[derive(Deserialize, ToSchema)]
 pub struct NewInvite {
+    /// A configured router.
+    #[schema(example = "office")]
     router: String,
+    #[schema(example = "alice")]
     account: String,
 }
 
+#[utoipa::path(
+    post, path = "/v1/bot/invites", tag = "bot", operation_id = "bot_invite",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id")),
+    request_body = NewInvite,
+    responses(
+        (status = 201, description = "the invite and its deep link", body = InviteView),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 422, description = "a bad header or field (router, account, body)", body = ErrorBody),
+        (status = 503, description = "the bot's username, which the link needs, is unknown", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn invite(
     State(state): State<ApiState>,
     headers: HeaderMap,
     req: Result<Json<NewInvite>, JsonRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<InviteView>), ApiError> {
     let admin = admin(&state, &headers)?;
     let req = body(req)?;
     let router: RouterName = req
         .router
         .trim()
         .parse()
-        .map_err(|e: tgate_core::domain::InvalidValue| ApiError::field("router", e.reason))?;
-    if state.gate.router(&router).is_err() {
+        .map_err(|e: InvalidValue| ApiError::field("router", e.reason))?;
+    if !service::configured(&state.gate, &router) {
         return Err(ApiError::field(
             "router",
             format!("no router named {router}"),
@@ -425,115 +466,82 @@ pub async fn invite(
         .account
         .trim()
         .parse()
-        .map_err(|e: tgate_core::domain::InvalidValue| ApiError::field("account", e.reason))?;
-    // The link needs the bot's name; without it an invite is of no use.
-    let username = match state.gate.telegram() {
-        Some(tg) => tg.username().await.ok(),
-        None => None,
-    };
-    let Some(username) = username else {
-        return Err(ApiError::Refused {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            state: "telegram_unavailable",
-            message: "the bot's username could not be learnt from Telegram",
-            detail: Value::Null,
-        });
-    };
-    let invite = create_invite(
-        state.gate.store().as_ref(),
+        .map_err(|e: InvalidValue| ApiError::field("account", e.reason))?;
+    // Without the link an invite is of no use in a chat: make none.
+    let username = service::bot_username(&state.gate)
+        .await
+        .ok_or_else(service::no_username)?;
+    let (invite, link) = service::invite(
+        &state.gate,
         &router,
         &account,
-        &admin.actor,
         DEFAULT_TTL,
+        Some(&username),
+        &admin.actor,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "router": invite.router,
-            "account": invite.account,
-            "link": invite_link(&username, &invite.code),
-            "expires_at": invite.expires_at,
-        })),
-    )
-        .into_response())
+        Json(InviteView {
+            router: invite.router.to_string(),
+            account: invite.account.to_string(),
+            code: invite.code,
+            link,
+            expires_at: invite.expires_at,
+        }),
+    ))
 }
 
+#[utoipa::path(
+    get, path = "/v1/bot/accounts", tag = "bot", operation_id = "bot_list_accounts",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of the accounts", body = AccountPage),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 422, description = "a bad header or parameter, named in detail.field", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn accounts(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
+    page: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<AccountPage>, ApiError> {
     admin(&state, &headers)?;
-    let (offset, limit) = PageQuery::read(query)?;
-    let mut all = state
-        .gate
-        .store()
-        .list_accounts(None)
-        .await
-        .map_err(internal)?;
-    all.sort_by(|a, b| {
-        (a.router.as_str(), a.name.as_str()).cmp(&(b.router.as_str(), b.name.as_str()))
-    });
-    let items = all
-        .iter()
-        .map(|a| {
-            json!({
-                "router": a.router,
-                "account": a.name,
-                "owner": a.owner_tg_id,
-                "locked": a.locked,
-                "is_admin": a.is_admin,
-            })
-        })
-        .collect();
-    Ok(page("accounts", items, offset, limit))
+    let paging = PageQuery::paging(page)?;
+    let (accounts, total) = tokio::try_join!(
+        service::accounts(&state.gate, None, Some(paging)),
+        service::count_accounts(&state.gate, None)
+    )?;
+    Ok(Json(AccountPage {
+        accounts: accounts.into_iter().map(AccountView::from).collect(),
+        total,
+        offset: paging.offset,
+        limit: paging.limit,
+    }))
 }
 
+#[utoipa::path(
+    get, path = "/v1/bot/routers", tag = "bot", operation_id = "bot_list_routers",
+    security(("service_token" = [])),
+    params(("X-Telegram-User" = i64, Header, description = "the admin's Telegram user id")),
+    responses(
+        (status = 200, description = "every router with its health, by name", body = RouterList),
+        (status = 401, description = "missing or wrong service token", body = ErrorBody),
+        (status = 403, description = "the user is not in telegram.admins", body = ErrorBody),
+        (status = 422, description = "a bad X-Telegram-User header", body = ErrorBody),
+    )
+)]
 #[instrument(skip_all, fields(admin))]
 pub async fn routers(
     State(state): State<ApiState>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Json<RouterList>, ApiError> {
     admin(&state, &headers)?;
-    // All at once: an unreachable router costs its timeout, not everyone's.
-    let mut checks = tokio::task::JoinSet::new();
-    for (i, r) in state.gate.config().routers.iter().enumerate() {
-        let gate = state.gate.clone();
-        let name = r.name.clone();
-        checks.spawn(async move { (i, gate.router_health(&name).await) });
-    }
-    let mut found = Vec::new();
-    while let Some(done) = checks.join_next().await {
-        let (i, health) = done.map_err(|e| ApiError::Internal(e.into()))?;
-        found.push((i, health?));
-    }
-    found.sort_by_key(|(i, _)| *i);
-    let routers: Vec<_> = found.into_iter().map(|(_, h)| h).collect();
-    Ok(Json(json!({ "routers": routers })).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_and_networks_parse_and_truncate() {
-        assert_eq!(
-            network("n", "203.0.113.7").unwrap().to_string(),
-            "203.0.113.7/32"
-        );
-        assert_eq!(
-            network("n", "203.0.113.9/24").unwrap().to_string(),
-            "203.0.113.0/24"
-        );
-        assert_eq!(
-            network("n", "2001:db8::1/64").unwrap().to_string(),
-            "2001:db8::/64"
-        );
-        assert!(network("n", "1.2.3").is_err());
-        assert!(network("n", "1.2.3.4/33").is_err());
-    }
+    let routers = service::routers(&state.gate).await?;
+    Ok(Json(RouterList {
+        routers: routers.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -829,3 +829,222 @@ async fn a_router_health_change_is_reported_once_among_racers() {
         None
     );
 }
+
+#[tokio::test]
+async fn bans_are_found_by_an_address_they_cover_or_their_exact_network() {
+    use tgate_core::storage::{BanFilter, BanMatch};
+    let db = db().await;
+    let now = Utc::now();
+    let mut ids = std::collections::HashMap::new();
+    for (net, until) in [
+        ("203.0.113.0/24", now + Duration::hours(1)),
+        ("203.0.113.7/32", now + Duration::hours(1)),
+        ("203.0.0.0/16", now - Duration::hours(1)),
+        ("203.0.113.8/32", now + Duration::hours(1)),
+        ("198.51.100.0/24", now + Duration::hours(1)),
+        ("2001:db8::/32", now + Duration::hours(1)),
+        ("2001:db8:0:1::/64", now + Duration::hours(1)),
+    ] {
+        let ban = db
+            .store
+            .insert_ban(&NewBan {
+                network: net.parse().unwrap(),
+                reason: "r".into(),
+                source: "admin".into(),
+                created_by: "t".into(),
+                created_at: now,
+                until,
+            })
+            .await
+            .unwrap();
+        ids.insert(net, ban.id);
+    }
+    let find = |network, active_at, limit, offset| {
+        let filter = BanFilter {
+            active_at,
+            network: Some(network),
+            limit,
+            offset,
+        };
+        let store = db.store.clone();
+        async move {
+            let found: Vec<i64> = store
+                .find_bans(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|b| b.id)
+                .collect();
+            (found, store.count_found_bans(&filter).await.unwrap())
+        }
+    };
+    let covering = BanMatch::Covering("203.0.113.7".parse().unwrap());
+    // Newest first; the expired /16 only when every ban is asked for.
+    assert_eq!(
+        find(covering, None, 10, 0).await,
+        (
+            vec![
+                ids["203.0.0.0/16"],
+                ids["203.0.113.7/32"],
+                ids["203.0.113.0/24"]
+            ],
+            3
+        )
+    );
+    assert_eq!(
+        find(covering, Some(now), 10, 0).await,
+        (vec![ids["203.0.113.7/32"], ids["203.0.113.0/24"]], 2)
+    );
+    // Paged in the database; the count is of every page.
+    assert_eq!(
+        find(covering, None, 1, 1).await,
+        (vec![ids["203.0.113.7/32"]], 3)
+    );
+    assert_eq!(
+        find(
+            BanMatch::Covering("2001:db8:0:1::5".parse().unwrap()),
+            Some(now),
+            10,
+            0
+        )
+        .await,
+        (vec![ids["2001:db8:0:1::/64"], ids["2001:db8::/32"]], 2)
+    );
+    assert_eq!(
+        find(
+            BanMatch::Covering("192.0.2.1".parse().unwrap()),
+            None,
+            10,
+            0
+        )
+        .await,
+        (vec![], 0)
+    );
+    // An exact network is that network only, not the bans inside or around it.
+    assert_eq!(
+        find(
+            BanMatch::Exact("203.0.113.0/24".parse().unwrap()),
+            Some(now),
+            10,
+            0
+        )
+        .await,
+        (vec![ids["203.0.113.0/24"]], 1)
+    );
+    assert_eq!(
+        find(
+            BanMatch::Exact("203.0.113.7/32".parse().unwrap()),
+            Some(now),
+            10,
+            0
+        )
+        .await,
+        (vec![ids["203.0.113.7/32"]], 1)
+    );
+    // No network filter: every ban in force.
+    let all = BanFilter {
+        active_at: Some(now),
+        network: None,
+        limit: 100,
+        offset: 0,
+    };
+    assert_eq!(db.store.count_found_bans(&all).await.unwrap(), 6);
+}
+
+#[tokio::test]
+async fn open_sessions_and_accounts_are_paged_and_counted() {
+    use tgate_core::storage::SessionFilter;
+    let db = db().await;
+    let mut open = Vec::new();
+    for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
+        let s = pending(name, &format!("10.10.0.{}", i + 5), "203.0.113.7");
+        db.store.insert_pending(&s).await.unwrap();
+        db.store
+            .ensure_account(&router(), &s.account)
+            .await
+            .unwrap();
+        open.push(s.id);
+    }
+    db.store
+        .transition(open[0], Transition::Confirm, Utc::now(), "tg:1")
+        .await
+        .unwrap()
+        .unwrap();
+    db.store
+        .transition(open[1], Transition::Deny, Utc::now(), "tg:1")
+        .await
+        .unwrap()
+        .unwrap();
+    let filter = SessionFilter {
+        open: true,
+        limit: 10,
+        ..Default::default()
+    };
+    let mut listed: Vec<SessionId> = db
+        .store
+        .list_sessions(&filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    listed.sort_by_key(|id| id.to_string());
+    let mut want = vec![open[0], open[2]];
+    want.sort_by_key(|id| id.to_string());
+    assert_eq!(listed, want, "pending and confirmed, not denied");
+    assert_eq!(db.store.count_sessions(&filter).await.unwrap(), 2);
+    assert_eq!(
+        db.store
+            .count_sessions(&SessionFilter::default())
+            .await
+            .unwrap(),
+        3
+    );
+
+    let names = |accounts: Vec<tgate_core::storage::Account>| -> Vec<String> {
+        accounts.into_iter().map(|a| a.name.to_string()).collect()
+    };
+    assert_eq!(
+        names(db.store.account_page(None, 2, 1).await.unwrap()),
+        ["bob", "carol"]
+    );
+    assert_eq!(
+        names(db.store.account_page(Some(&router()), 1, 0).await.unwrap()),
+        ["alice"]
+    );
+    assert_eq!(db.store.count_accounts(None).await.unwrap(), 3);
+    assert_eq!(
+        db.store
+            .count_accounts(Some(&"elsewhere".parse().unwrap()))
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_writes_a_single_address_bare() {
+    let db = db().await;
+    for address in ["203.0.113.7/32", "2001:db8::1/128", "198.51.100.9/24"] {
+        db.store
+            .audit(&AuditEntry::new("t", "ban.add").address(address))
+            .await
+            .unwrap();
+    }
+    let addresses: Vec<Option<String>> = db
+        .store
+        .audit_log(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.address)
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            Some("198.51.100.0/24".to_owned()),
+            Some("2001:db8::1".to_owned()),
+            Some("203.0.113.7".to_owned())
+        ]
+    );
+}

@@ -6,7 +6,7 @@ use ipnet::IpNet;
 use serde_json::Value;
 use tgate_core::config::parse_duration;
 use tgate_core::domain::AccountName;
-use tgate_core::storage::AuditFilter;
+use tgate_core::storage::{AuditFilter, audit_address};
 
 use super::output::{audit_json, audit_table, print_json};
 use super::{Ctx, parse_limit, parse_network};
@@ -56,29 +56,12 @@ pub async fn run(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<()> {
         until: args.until,
         actor: args.actor,
         account: args.account.map(|a| a.to_string()),
+        address: args.address.map(|a| audit_address(&a.to_string())),
         action: args.action,
         limit: args.limit,
         ..AuditFilter::default()
     };
-    // Records name a single address bare or with /32 (/128), depending on
-    // what they concern; a host filter asks for both.
-    let spellings = match args.address {
-        None => vec![None],
-        Some(net) if net.prefix_len() == net.max_prefix_len() => {
-            vec![Some(net.addr().to_string()), Some(net.to_string())]
-        }
-        Some(net) => vec![Some(net.to_string())],
-    };
-    let mut records = Vec::new();
-    for address in spellings {
-        let filter = AuditFilter {
-            address,
-            ..filter.clone()
-        };
-        records.extend(store.audit_log(&filter).await?);
-    }
-    records.sort_by_key(|r| std::cmp::Reverse(r.id));
-    records.truncate(args.limit as usize);
+    let records = store.audit_log(&filter).await?;
     if ctx.json {
         print_json(&Value::Array(records.iter().map(audit_json).collect()));
     } else {

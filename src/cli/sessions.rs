@@ -48,6 +48,7 @@ pub async fn run(ctx: &Ctx, command: SessionsCommand) -> anyhow::Result<()> {
                     state,
                     router,
                     account,
+                    open: false,
                     limit,
                     offset: 0,
                 })

@@ -37,7 +37,8 @@ pub struct BanInfo {
 pub struct AccountRow {
     pub router: String,
     pub account: String,
-    #[serde(default)]
+    /// The API names it `owner_tg_id`, as the admin API does.
+    #[serde(default, alias = "owner_tg_id")]
     pub owner: Option<i64>,
     #[serde(default)]
     pub locked: bool,

@@ -13,21 +13,18 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tgate_core::config::parse_duration;
 use tgate_core::domain::{AccountName, RouterName};
-use tgate_core::enroll::{DEFAULT_TTL, create_invite, invite_link};
+use tgate_core::enroll::DEFAULT_TTL;
 use tgate_core::storage::{Account, AuditEntry};
 use tracing::instrument;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
-use super::{ACTOR, Admin, JsonObject, Params, internal};
+use super::{ACTOR, Admin, JsonObject, Params, internal, service};
 use crate::ApiState;
 use crate::error::ApiError;
 
 /// The longest an invite may stay open.
 pub const MAX_INVITE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// How long an invite waits for the bot's username before answering without
-/// a link.
-const USERNAME_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
@@ -110,12 +107,7 @@ pub async fn list(
 ) -> Result<Json<AccountList>, ApiError> {
     let q = Params::new(query)?;
     let router = q.parse::<RouterName>("router", "not a router name")?;
-    let accounts = state
-        .gate
-        .store()
-        .list_accounts(router.as_ref())
-        .await
-        .map_err(internal)?;
+    let accounts = service::accounts(&state.gate, router.as_ref(), None).await?;
     Ok(Json(AccountList {
         accounts: accounts.into_iter().map(AccountView::from).collect(),
     }))
@@ -146,7 +138,7 @@ pub async fn create(
         .trim()
         .parse()
         .map_err(|_| ApiError::field("router", "not a router name"))?;
-    if state.gate.router(&router).is_err() {
+    if !service::configured(&state.gate, &router) {
         return Err(ApiError::field("router", "no such router is configured"));
     }
     let account: AccountName = f
@@ -191,7 +183,7 @@ fn target(
     let account: AccountName = account
         .parse()
         .map_err(|e: tgate_core::domain::InvalidValue| ApiError::field("account", e.reason))?;
-    if state.gate.router(&router).is_err() {
+    if !service::configured(&state.gate, &router) {
         return Err(ApiError::NotFound);
     }
     Ok((router, account))
@@ -238,20 +230,16 @@ pub async fn invite(
             ttl
         }
     };
-    let invite = create_invite(state.gate.store().as_ref(), &router, &account, ACTOR, ttl)
-        .await
-        .map_err(internal)?;
-    let link = match state.gate.telegram() {
-        None => None,
-        Some(bot) => match tokio::time::timeout(USERNAME_TIMEOUT, bot.username()).await {
-            Ok(Ok(name)) => Some(invite_link(&name, &invite.code)),
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "bot username for the invite link");
-                None
-            }
-            Err(_) => None,
-        },
-    };
+    let username = service::bot_username(&state.gate).await;
+    let (invite, link) = service::invite(
+        &state.gate,
+        &router,
+        &account,
+        ttl,
+        username.as_deref(),
+        ACTOR,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(InviteView {

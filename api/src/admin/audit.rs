@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Serialize;
 use tgate_core::domain::{AccountName, SessionId};
-use tgate_core::storage::{AuditFilter, AuditRecord};
+use tgate_core::storage::{AuditFilter, AuditRecord, audit_address};
 use tracing::instrument;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
+use super::service::{API_PAGES, Paging};
 use super::{Admin, Params, internal};
 use crate::ApiState;
 use crate::error::ApiError;
@@ -97,8 +98,15 @@ pub async fn list(
             })
             .transpose()
     };
-    let limit = q.limit()?;
-    let mut filter = AuditFilter {
+    let limit = Paging::new(q.limit()?, None, API_PAGES)?.limit;
+    let address = match q.get("address").map(str::trim) {
+        None => None,
+        Some(raw) if raw.parse::<IpAddr>().is_ok() || raw.parse::<IpNet>().is_ok() => {
+            Some(audit_address(raw))
+        }
+        Some(_) => return Err(ApiError::field("address", "not an IP address or network")),
+    };
+    let filter = AuditFilter {
         session_id: q
             .parse::<SessionId>("session", "not a session id")?
             .map(|s| s.to_string()),
@@ -107,39 +115,19 @@ pub async fn list(
         account: q
             .parse::<AccountName>("account", "not an account name")?
             .map(|a| a.to_string()),
-        address: None,
+        address,
         since: time("since")?,
         until: time("until")?,
         before_id: q.parse::<i64>("before", "not a record id")?,
         // One more than asked, to know whether a next page exists.
         limit: limit + 1,
     };
-    // The log keeps a single address as the caller wrote it (`203.0.113.7`)
-    // in some records and as a network (`203.0.113.7/32`) in ban records;
-    // asking for an address finds both.
-    let addresses: Vec<String> = match q.get("address").map(str::trim) {
-        None => vec![],
-        Some(raw) => match (raw.parse::<IpAddr>(), raw.parse::<IpNet>()) {
-            (Ok(ip), _) => vec![ip.to_string(), IpNet::from(ip).to_string()],
-            (_, Ok(net)) if net.prefix_len() == net.max_prefix_len() => {
-                vec![net.addr().to_string(), net.to_string()]
-            }
-            (_, Ok(net)) => vec![net.trunc().to_string()],
-            _ => return Err(ApiError::field("address", "not an IP address or network")),
-        },
-    };
-    let store = state.gate.store();
-    let mut records = Vec::new();
-    if addresses.is_empty() {
-        records = store.audit_log(&filter).await.map_err(internal)?;
-    } else {
-        for a in addresses {
-            filter.address = Some(a);
-            records.extend(store.audit_log(&filter).await.map_err(internal)?);
-        }
-        records.sort_by_key(|r| std::cmp::Reverse(r.id));
-        records.dedup_by_key(|r| r.id);
-    }
+    let mut records = state
+        .gate
+        .store()
+        .audit_log(&filter)
+        .await
+        .map_err(internal)?;
     let next = if records.len() as i64 > limit {
         records.truncate(limit as usize);
         records.last().map(|r| r.id)

@@ -3,7 +3,6 @@
 //! PPP sessions calling from inside the network.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,22 +10,17 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::HashMap;
-use tgate_core::config::parse_duration;
-use tgate_core::storage::Ban;
+use tgate_core::storage::{Ban, BanMatch};
 use tracing::instrument;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
-use super::{ACTOR, Admin, JsonObject, MAX_LIMIT, Params, internal};
+use super::service::{self, API_PAGES, BanQuery, Paging};
+use super::{ACTOR, Admin, JsonObject, Params};
 use crate::ApiState;
 use crate::error::ApiError;
-
-/// The longest ban the API writes: a year. Longer is a firewall rule's job.
-pub const MAX_BAN: Duration = Duration::from_secs(365 * 24 * 3600);
-pub const MAX_REASON: usize = 200;
 
 /// A ban as admins see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,39 +109,13 @@ pub async fn list(
         Some(_) => return Err(ApiError::field("active", "must be true or false")),
     };
     let address: Option<IpAddr> = q.parse("address", "not an IP address")?;
-    let (limit, offset) = (q.limit()?, q.offset()?);
-    let now = Utc::now();
-    let active_at = active.then_some(now);
-    let store = state.gate.store();
-    let bans = match address {
-        None => store
-            .list_bans(active_at, limit, offset)
-            .await
-            .map_err(internal)?,
-        Some(ip) => {
-            // The store cannot filter by containment, so read every page and
-            // filter here; ban tables stay small.
-            let mut covering = Vec::new();
-            let mut page = 0;
-            loop {
-                let rows = store
-                    .list_bans(active_at, MAX_LIMIT, page * MAX_LIMIT)
-                    .await
-                    .map_err(internal)?;
-                let done = (rows.len() as i64) < MAX_LIMIT;
-                covering.extend(rows.into_iter().filter(|b| b.network.contains(&ip)));
-                if done {
-                    break;
-                }
-                page += 1;
-            }
-            covering
-                .into_iter()
-                .skip(offset as usize)
-                .take(limit as usize)
-                .collect()
-        }
+    let query = BanQuery {
+        active,
+        network: address.map(BanMatch::Covering),
+        paging: Paging::new(q.limit()?, q.offset()?, API_PAGES)?,
     };
+    let bans = service::bans(&state.gate, &query).await?;
+    let now = Utc::now();
     Ok(Json(BanList {
         bans: bans.into_iter().map(|b| BanView::new(b, now)).collect(),
     }))
@@ -173,21 +141,11 @@ pub async fn add(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<BanView>), ApiError> {
     let f = JsonObject::parse(body, false)?;
-    let network = network(f.required("address")?)?;
-    let never = &state.gate.config().policy.never_ban;
-    if let Some(n) = never
-        .iter()
-        .find(|n| n.contains(&network) || network.contains(*n))
-    {
-        return Err(ApiError::field(
-            "address",
-            format!("overlaps the never_ban network {n}"),
-        ));
-    }
+    let network = service::network("address", f.required("address")?)?;
     tracing::Span::current().record("network", tracing::field::display(network));
-    let length = duration(f.required("duration")?)?;
-    let reason = reason(f.required("reason")?)?;
-    let ban = state.gate.admin_ban(network, length, reason, ACTOR).await?;
+    let length = service::ban_length(Some(f.required("duration")?))?;
+    let reason = service::ban_reason(Some(f.required("reason")?))?;
+    let ban = service::ban(&state.gate, "address", network, length, reason, ACTOR).await?;
     Ok((StatusCode::CREATED, Json(BanView::new(ban, Utc::now()))))
 }
 
@@ -214,84 +172,6 @@ pub async fn lift(
         .trim()
         .parse()
         .map_err(|_| ApiError::field("id", "not a ban id"))?;
-    let now = Utc::now();
-    let in_force = state
-        .gate
-        .store()
-        .ban(id)
-        .await
-        .map_err(internal)?
-        .is_some_and(|b| b.lifted_at.is_none() && b.until > now);
-    if !in_force {
-        return Err(ApiError::NotFound);
-    }
-    let ban = state
-        .gate
-        .lift_ban(id, ACTOR)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let ban = service::lift(&state.gate, id, ACTOR).await?;
     Ok(Json(BanView::new(ban, Utc::now())))
-}
-
-fn network(raw: &str) -> Result<IpNet, ApiError> {
-    let raw = raw.trim();
-    raw.parse::<IpNet>()
-        .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
-        .map(|n| n.trunc())
-        .map_err(|_| ApiError::field("address", "not an IP address or network"))
-}
-
-fn duration(raw: &str) -> Result<Duration, ApiError> {
-    let d = parse_duration(raw).map_err(|e| ApiError::field("duration", e))?;
-    if d.is_zero() {
-        return Err(ApiError::field("duration", "must be more than zero"));
-    }
-    if d > MAX_BAN {
-        return Err(ApiError::field("duration", "at most 365d"));
-    }
-    Ok(d)
-}
-
-fn reason(raw: &str) -> Result<&str, ApiError> {
-    let r = raw.trim();
-    let len = r.chars().count();
-    if len == 0 {
-        return Err(ApiError::field("reason", "missing"));
-    }
-    if len > MAX_REASON {
-        return Err(ApiError::field(
-            "reason",
-            format!("longer than {MAX_REASON} characters"),
-        ));
-    }
-    if r.chars().any(char::is_control) {
-        return Err(ApiError::field("reason", "must be printable"));
-    }
-    Ok(r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inputs_are_checked_before_anything_is_written() {
-        assert_eq!(
-            network("203.0.113.7").unwrap().to_string(),
-            "203.0.113.7/32"
-        );
-        assert_eq!(
-            network("198.51.100.9/24").unwrap().to_string(),
-            "198.51.100.0/24"
-        );
-        assert!(network("nope").is_err());
-        assert_eq!(duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(duration("0s").is_err());
-        assert!(duration("400d").is_err());
-        assert!(duration("soon").is_err());
-        assert!(reason("").is_err());
-        assert!(reason("a\u{0}b").is_err());
-        assert!(reason(&"x".repeat(201)).is_err());
-        assert_eq!(reason(" scan ").unwrap(), "scan");
-    }
 }

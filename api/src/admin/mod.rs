@@ -20,19 +20,16 @@ use crate::ApiState;
 use crate::body::MAX_BODY;
 use crate::error::ApiError;
 
-mod accounts;
+pub(crate) mod accounts;
 mod audit;
-mod bans;
+pub(crate) mod bans;
 pub mod openapi;
-mod routers;
-mod sessions;
+pub(crate) mod routers;
+pub(crate) mod service;
+pub(crate) mod sessions;
 
 /// Who the audit log names for every change made through this API.
 pub const ACTOR: &str = "admin-api";
-
-/// Listings return at most this many rows per page.
-pub const MAX_LIMIT: i64 = 1000;
-pub const DEFAULT_LIMIT: i64 = 100;
 
 /// The admin routes, for the API's one table of routes.
 pub fn routes() -> Vec<(&'static str, MethodRouter<ApiState>)> {
@@ -136,29 +133,15 @@ impl Params {
             .transpose()
     }
 
-    /// `limit` within 1..=[`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
-    pub fn limit(&self) -> Result<i64, ApiError> {
-        let limit = self
-            .parse::<i64>("limit", "not a whole number")?
-            .unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
-        Ok(limit)
+    /// `limit`, when given, as a whole number; its bounds are the
+    /// listing's [`service::Paging`].
+    pub fn limit(&self) -> Result<Option<i64>, ApiError> {
+        self.parse::<i64>("limit", "not a whole number")
     }
 
-    /// `offset`, zero or more, 0 when absent.
-    pub fn offset(&self) -> Result<i64, ApiError> {
-        let offset = self
-            .parse::<i64>("offset", "not a whole number")?
-            .unwrap_or(0);
-        if offset < 0 {
-            return Err(ApiError::field("offset", "must not be negative"));
-        }
-        Ok(offset)
+    /// `offset`, when given, as a whole number.
+    pub fn offset(&self) -> Result<Option<i64>, ApiError> {
+        self.parse::<i64>("offset", "not a whole number")
     }
 }
 

@@ -2,8 +2,6 @@
 //! router is asked side by side with its own timeout, so one slow or dead
 //! router does not hold up the answer.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
@@ -11,12 +9,10 @@ use tgate_core::gate::RouterHealth;
 use tracing::instrument;
 use utoipa::ToSchema;
 
-use super::Admin;
 use super::openapi::ErrorBody;
+use super::{Admin, service};
 use crate::ApiState;
 use crate::error::ApiError;
-
-const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One router's health.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,31 +58,8 @@ pub struct RouterList {
 )]
 #[instrument(skip_all)]
 pub async fn list(_: Admin, State(state): State<ApiState>) -> Result<Json<RouterList>, ApiError> {
-    let mut checks = tokio::task::JoinSet::new();
-    for r in state.gate.routers() {
-        let name = r.config.name.clone();
-        let gate = state.gate.clone();
-        checks.spawn(async move {
-            match tokio::time::timeout(CHECK_TIMEOUT, gate.router_health(&name)).await {
-                Ok(Ok(h)) => Ok(RouterHealthView::from(h)),
-                Ok(Err(e)) => Err(ApiError::from(e)),
-                Err(_) => Ok(RouterHealthView {
-                    name: name.to_string(),
-                    reachable: false,
-                    latency_ms: None,
-                    error: Some("timeout".into()),
-                    sandbox: None,
-                    permit: None,
-                    ban: None,
-                }),
-            }
-        });
-    }
-    let mut routers = checks
-        .join_all()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-    routers.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(RouterList { routers }))
+    let routers = service::routers(&state.gate).await?;
+    Ok(Json(RouterList {
+        routers: routers.into_iter().map(RouterHealthView::from).collect(),
+    }))
 }

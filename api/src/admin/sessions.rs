@@ -14,7 +14,8 @@ use tracing::instrument;
 use utoipa::ToSchema;
 
 use super::openapi::ErrorBody;
-use super::{ACTOR, Admin, Params, internal};
+use super::service::{self, API_PAGES, Paging};
+use super::{ACTOR, Admin, Params};
 use crate::ApiState;
 use crate::error::ApiError;
 
@@ -111,19 +112,16 @@ pub async fn list(
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Json<SessionList>, ApiError> {
     let q = Params::new(query)?;
+    let paging = Paging::new(q.limit()?, q.offset()?, API_PAGES)?;
     let filter = SessionFilter {
         state: q.parse::<SessionState>("state", "not a session state")?,
         router: q.parse::<RouterName>("router", "not a router name")?,
         account: q.parse::<AccountName>("account", "not an account name")?,
-        limit: q.limit()?,
-        offset: q.offset()?,
+        open: false,
+        limit: paging.limit,
+        offset: paging.offset,
     };
-    let sessions = state
-        .gate
-        .store()
-        .list_sessions(&filter)
-        .await
-        .map_err(internal)?;
+    let sessions = service::sessions(&state.gate, &filter).await?;
     Ok(Json(SessionList {
         sessions: sessions.into_iter().map(SessionView::from).collect(),
     }))
@@ -151,10 +149,6 @@ pub async fn kick(
         .trim()
         .parse()
         .map_err(|_| ApiError::field("id", "not a session id"))?;
-    let closed = state
-        .gate
-        .kick(id, ACTOR)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let closed = service::kick(&state.gate, id, ACTOR).await?;
     Ok(Json(closed.into()))
 }

@@ -17,6 +17,8 @@ use tgate_sim::{OnUpHook, RouterSim, RouterSimConfig};
 pub const TOKEN: &str = "office-token-0123456789";
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789";
 pub const SERVICE_TOKEN: &str = "service-token-0123456789";
+/// The Telegram user the API knows as an admin (`telegram.admins`).
+pub const ADMIN_TG: i64 = 777;
 
 pub struct Options {
     pub compat: bool,
@@ -88,6 +90,9 @@ url = "sqlite://unused.db"
 
 [policy]
 {policy}
+
+[telegram]
+admins = [{ADMIN_TG}]
 
 [[routers]]
 name = "office"

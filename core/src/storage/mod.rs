@@ -261,8 +261,9 @@ impl AuditEntry {
         self.account = Some(account.to_string());
         self
     }
+    /// The address or network concerned, as [`audit_address`] writes it.
     pub fn address(mut self, address: impl ToString) -> Self {
-        self.address = Some(address.to_string());
+        self.address = Some(audit_address(&address.to_string()));
         self
     }
     pub fn session(mut self, id: SessionId) -> Self {
@@ -272,6 +273,20 @@ impl AuditEntry {
     pub fn detail(mut self, detail: serde_json::Value) -> Self {
         self.detail = detail;
         self
+    }
+}
+
+/// How the audit log writes an address: a single host bare (`203.0.113.7`,
+/// never `203.0.113.7/32`), a wider network truncated in CIDR, anything else
+/// (a PPPoE caller's MAC) as given. One spelling per address, so a filter on
+/// `address` is a plain equality.
+pub fn audit_address(raw: &str) -> String {
+    let raw = raw.trim();
+    match (raw.parse::<IpAddr>(), raw.parse::<IpNet>()) {
+        (Ok(ip), _) => ip.to_string(),
+        (_, Ok(net)) if net.prefix_len() == net.max_prefix_len() => net.addr().to_string(),
+        (_, Ok(net)) => net.trunc().to_string(),
+        _ => raw.to_owned(),
     }
 }
 
@@ -296,8 +311,54 @@ pub struct SessionFilter {
     pub state: Option<SessionState>,
     pub router: Option<RouterName>,
     pub account: Option<AccountName>,
+    /// Only pending and confirmed sessions: the ones a kick can end.
+    pub open: bool,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// Which bans to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct BanFilter {
+    /// Only bans in force at this time.
+    pub active_at: Option<DateTime<Utc>>,
+    pub network: Option<BanMatch>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Which networks a listed ban may be on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanMatch {
+    /// Every ban whose network contains this address.
+    Covering(IpAddr),
+    /// Bans on exactly this network.
+    Exact(IpNet),
+}
+
+impl BanMatch {
+    /// The networks a matching ban may be on, each as the store writes it,
+    /// separated and surrounded by spaces. An address has one covering
+    /// network per prefix length, so "contains" becomes a text match that
+    /// both backends run alike without IP types of their own.
+    pub fn candidates(&self) -> String {
+        let nets: Vec<IpNet> = match *self {
+            BanMatch::Exact(net) => vec![net.trunc()],
+            BanMatch::Covering(ip) => {
+                let max = IpNet::from(ip).max_prefix_len();
+                (0..=max)
+                    .filter_map(|len| IpNet::new(ip, len).ok())
+                    .map(|n| n.trunc())
+                    .collect()
+            }
+        };
+        let mut text = String::from(" ");
+        for n in nets {
+            text.push_str(&n.to_string());
+            text.push(' ');
+        }
+        text
+    }
 }
 
 #[async_trait]
@@ -452,8 +513,22 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Ban>, StoreError>;
     async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
+    /// Bans the filter selects, newest first, one page.
+    async fn find_bans(&self, filter: &BanFilter) -> Result<Vec<Ban>, StoreError>;
+    /// How many bans the filter selects on every page together.
+    async fn count_found_bans(&self, filter: &BanFilter) -> Result<i64, StoreError>;
     async fn list_sessions(&self, filter: &SessionFilter) -> Result<Vec<Session>, StoreError>;
+    /// How many sessions the filter selects on every page together.
+    async fn count_sessions(&self, filter: &SessionFilter) -> Result<i64, StoreError>;
     async fn list_accounts(&self, router: Option<&RouterName>) -> Result<Vec<Account>, StoreError>;
+    /// One page of [`Store::list_accounts`], by router then name.
+    async fn account_page(
+        &self,
+        router: Option<&RouterName>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Account>, StoreError>;
+    async fn count_accounts(&self, router: Option<&RouterName>) -> Result<i64, StoreError>;
     /// Records whether `router` answered a call. Returns the change when
     /// this call is the first, in any process, to see the router's state
     /// differ from the recorded one; `None` when nothing changed (or another

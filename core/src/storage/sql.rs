@@ -19,6 +19,28 @@ macro_rules! session_columns {
 }
 pub(super) use session_columns;
 
+/// The WHERE clause of a ban listing: `$1` in force at (ms, or NULL for
+/// every ban), `$2` the candidate networks of [`super::BanMatch::candidates`]
+/// (or NULL for any). A ban matches when its network is one of the words.
+macro_rules! ban_filter {
+    () => {
+        "($1 IS NULL OR (lifted_at IS NULL AND until > $1)) \
+         AND ($2 IS NULL OR $2 LIKE ('% ' || network || ' %'))"
+    };
+}
+pub(super) use ban_filter;
+
+/// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
+/// account, `$4` true for open sessions only; each NULL for any.
+macro_rules! session_filter {
+    () => {
+        "($1 IS NULL OR state = $1) AND ($2 IS NULL OR router = $2) \
+         AND ($3 IS NULL OR account = $3) \
+         AND ($4 IS NULL OR state IN ('pending', 'confirmed'))"
+    };
+}
+pub(super) use session_filter;
+
 pub(super) fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -771,18 +793,40 @@ macro_rules! impl_store {
                 limit: i64,
                 offset: i64,
             ) -> Result<Vec<Ban>, StoreError> {
-                let rows: Vec<BanRow> = sqlx::query_as(
+                self.find_bans(&BanFilter {
+                    active_at,
+                    network: None,
+                    limit,
+                    offset,
+                })
+                .await
+            }
+
+            async fn find_bans(&self, f: &BanFilter) -> Result<Vec<Ban>, StoreError> {
+                let sql = concat!(
                     "SELECT id, network, reason, source, created_by, created_at, until, \
-                     lifted_at, lifted_by FROM bans \
-                     WHERE ($1 IS NULL OR (lifted_at IS NULL AND until > $1)) \
-                     ORDER BY id DESC LIMIT $2 OFFSET $3",
-                )
-                .bind(active_at.map(ms))
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
+                     lifted_at, lifted_by FROM bans WHERE ",
+                    ban_filter!(),
+                    " ORDER BY id DESC LIMIT $3 OFFSET $4"
+                );
+                let rows: Vec<BanRow> = sqlx::query_as(sql)
+                    .bind(f.active_at.map(ms))
+                    .bind(f.network.map(|m| m.candidates()))
+                    .bind(if f.limit > 0 { f.limit } else { 100 })
+                    .bind(f.offset.max(0))
+                    .fetch_all(&self.pool)
+                    .await?;
                 rows.into_iter().map(Ban::try_from).collect()
+            }
+
+            async fn count_found_bans(&self, f: &BanFilter) -> Result<i64, StoreError> {
+                let sql = concat!("SELECT COUNT(*) FROM bans WHERE ", ban_filter!());
+                let (n,): (i64,) = sqlx::query_as(sql)
+                    .bind(f.active_at.map(ms))
+                    .bind(f.network.map(|m| m.candidates()))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
             }
 
             async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError> {
@@ -800,14 +844,15 @@ macro_rules! impl_store {
                 let sql = concat!(
                     "SELECT ",
                     session_columns!(),
-                    " FROM sessions WHERE ($1 IS NULL OR state = $1) \
-                     AND ($2 IS NULL OR router = $2) AND ($3 IS NULL OR account = $3) \
-                     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5"
+                    " FROM sessions WHERE ",
+                    session_filter!(),
+                    " ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
                 );
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(f.state.map(|s| s.as_str()))
                     .bind(f.router.as_ref().map(|r| r.as_str()))
                     .bind(f.account.as_ref().map(|a| a.as_str()))
+                    .bind(f.open.then_some(true))
                     .bind(if f.limit > 0 { f.limit } else { 100 })
                     .bind(f.offset.max(0))
                     .fetch_all(&self.pool)
@@ -815,19 +860,51 @@ macro_rules! impl_store {
                 rows.into_iter().map(Session::try_from).collect()
             }
 
+            async fn count_sessions(&self, f: &SessionFilter) -> Result<i64, StoreError> {
+                let sql = concat!("SELECT COUNT(*) FROM sessions WHERE ", session_filter!());
+                let (n,): (i64,) = sqlx::query_as(sql)
+                    .bind(f.state.map(|s| s.as_str()))
+                    .bind(f.router.as_ref().map(|r| r.as_str()))
+                    .bind(f.account.as_ref().map(|a| a.as_str()))
+                    .bind(f.open.then_some(true))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n)
+            }
+
             async fn list_accounts(
                 &self,
                 router: Option<&RouterName>,
             ) -> Result<Vec<Account>, StoreError> {
+                self.account_page(router, i64::MAX, 0).await
+            }
+
+            async fn account_page(
+                &self,
+                router: Option<&RouterName>,
+                limit: i64,
+                offset: i64,
+            ) -> Result<Vec<Account>, StoreError> {
                 let rows: Vec<AccountRow> = sqlx::query_as(
                     "SELECT router, name, owner_tg_id, language, is_admin, locked, \
                      unenrolled_alerted_at, created_at FROM accounts \
-                     WHERE ($1 IS NULL OR router = $1) ORDER BY router, name",
+                     WHERE ($1 IS NULL OR router = $1) ORDER BY router, name LIMIT $2 OFFSET $3",
                 )
                 .bind(router.map(|r| r.as_str()))
+                .bind(limit.max(0))
+                .bind(offset.max(0))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(Account::try_from).collect()
+            }
+
+            async fn count_accounts(&self, router: Option<&RouterName>) -> Result<i64, StoreError> {
+                let (n,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE ($1 IS NULL OR router = $1)")
+                        .bind(router.map(|r| r.as_str()))
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(n)
             }
 
             async fn record_router_health(

@@ -9,12 +9,12 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, impl_store, is_unique_violation, ms,
-    parsed, session_columns,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, ban_filter, impl_store,
+    is_unique_violation, ms, parsed, session_columns, session_filter,
 };
 use super::{
-    Account, AuditEntry, AuditFilter, AuditRecord, Ban, Inserted, Invite, InviteUse, NewBan,
-    NewSession, Session, SessionFilter, StoreError,
+    Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
+    NewBan, NewSession, Session, SessionFilter, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 
