@@ -343,21 +343,20 @@ async fn set_locked(
     locked: bool,
 ) -> Result<Json<AccountView>, ApiError> {
     let (router, account) = target(&state, &router, &account)?;
-    if !state
+    // The gate audits the change and, on a lock, ends the open sessions.
+    state
+        .gate
+        .set_account_locked(&router, &account, locked, ACTOR)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let row = state
         .gate
         .store()
-        .set_account_locked(&router, &account, locked)
+        .account(&router, &account)
         .await
         .map_err(internal)?
-    {
-        return Err(ApiError::NotFound);
-    }
-    let action = if locked {
-        "account.lock"
-    } else {
-        "account.unlock"
-    };
-    changed(&state, &router, &account, action).await
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(row.into()))
 }
 
 /// Audits a change to the account and answers with its new state.

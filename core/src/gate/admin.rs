@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use tracing::info;
 
 use super::{Gate, GateError};
-use crate::domain::{AccountName, CallerId, RouterName, SessionId, SessionState, Transition};
+use crate::domain::{AccountName, CallerId, RouterName, SessionId, Transition};
 use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, NewBan, Session, SessionFilter};
 
@@ -193,21 +193,19 @@ impl Gate {
             .await;
         let mut ended = Vec::new();
         if locked {
-            for state in [SessionState::Pending, SessionState::Confirmed] {
-                let open = self
-                    .store()
-                    .list_sessions(&SessionFilter {
-                        state: Some(state),
-                        router: Some(router.clone()),
-                        account: Some(account.clone()),
-                        limit: 1000,
-                        offset: 0,
-                    })
-                    .await?;
-                for s in open {
-                    if let Some(closed) = self.kick(s.id, by).await? {
-                        ended.push(closed);
-                    }
+            let open = self
+                .store()
+                .list_sessions(&SessionFilter {
+                    open: true,
+                    router: Some(router.clone()),
+                    account: Some(account.clone()),
+                    limit: 1000,
+                    ..SessionFilter::default()
+                })
+                .await?;
+            for s in open {
+                if let Some(closed) = self.kick(s.id, by).await? {
+                    ended.push(closed);
                 }
             }
         }
