@@ -10,6 +10,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::time::Instant;
 
+use super::types::{Change, RouterChange};
+
 /// Which of the two address-list menus an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Family {
@@ -118,6 +120,8 @@ pub(crate) struct RouterState {
     pub entries: Vec<AddrEntry>,
     pub secrets: Vec<Secret>,
     pub active: Vec<Active>,
+    /// Timestamped entry additions and PPP session ends, for measurements.
+    pub changes: Vec<RouterChange>,
     next_id: u32,
     next_session: u32,
 }
@@ -135,6 +139,7 @@ impl RouterState {
             entries: Vec::new(),
             secrets: Vec::new(),
             active: Vec::new(),
+            changes: Vec::new(),
             // Real routers never start at *1; a few built-in items come first.
             next_id: 0x10,
             next_session: 0x81A0_0000,
@@ -180,6 +185,13 @@ impl RouterState {
             return Err(AddError::Duplicate);
         }
         let id = self.next_id();
+        self.changes.push(RouterChange {
+            at: std::time::Instant::now(),
+            what: Change::EntryAdded {
+                list: list.to_owned(),
+                address: show_address(&address),
+            },
+        });
         self.entries.push(AddrEntry {
             id,
             family,
@@ -244,7 +256,15 @@ impl RouterState {
             .into_iter()
             .partition(|a| ids.contains(&a.id));
         self.active = kept;
+        let at = std::time::Instant::now();
         for a in &gone {
+            self.changes.push(RouterChange {
+                at,
+                what: Change::PppEnded {
+                    name: a.name.clone(),
+                    address: a.address,
+                },
+            });
             self.remove_address(sandbox_list, &IpNet::from(a.address));
         }
         gone
