@@ -126,7 +126,16 @@ impl Drop for Lab {
 }
 
 fn lab_config(options: &LabOptions, router: &RouterSim, tg: &BotApiSim) -> anyhow::Result<Config> {
-    let toml = format!(
+    let toml = lab_toml(options, router, tg);
+    Config::from_sources(&toml, &[], Path::new(".")).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The lab's configuration as TOML text, for a tgate started as a separate
+/// process (the benchmark measures tgate's memory apart from the
+/// simulators'). `[server]` gets `options.server` only: the caller adds
+/// `listen`.
+pub fn lab_toml(options: &LabOptions, router: &RouterSim, tg: &BotApiSim) -> String {
+    format!(
         r#"
 [server]
 {server}
@@ -163,8 +172,7 @@ command_timeout = "{timeout}ms"
         port = router.addr().port(),
         fp = router.host_key_fingerprint(),
         timeout = options.command_timeout.as_millis(),
-    );
-    Config::from_sources(&toml, &[], Path::new(".")).map_err(|e| anyhow::anyhow!("{e}"))
+    )
 }
 
 async fn wait_healthy(api: &str) -> anyhow::Result<()> {

@@ -50,12 +50,17 @@ enum Command {
     Worker,
     /// Check the configuration and list every problem with its key
     CheckConfig,
+    /// Measure tgate against the simulators (needs no configuration file)
+    Bench(tgate::bench::BenchArgs),
     #[command(flatten)]
     Admin(cli::Admin),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bench(args) = cli.command {
+        return tgate::bench::main(args, cli.json);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {
@@ -116,7 +121,9 @@ fn init_tracing(default: &str) {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::CheckConfig => unreachable!("handled before the runtime starts"),
+        Command::CheckConfig | Command::Bench(_) => {
+            unreachable!("handled before the runtime starts")
+        }
         Command::Serve => {
             let listener = bind(&config).await?;
             tgate::serve(config, listener, on_signal()).await
