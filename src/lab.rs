@@ -137,9 +137,17 @@ fn lab_config(
     router: &RouterSim,
     tg: &BotApiSim,
 ) -> anyhow::Result<Config> {
-    // The API's loopback address is the lab's public one: webhook mode tells
-    // the Bot API simulator to call it.
-    let toml = format!(
+    let toml = lab_toml(options, api, router, tg);
+    Config::from_sources(&toml, &[], Path::new(".")).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The lab's configuration as TOML text, also for a tgate started as a
+/// separate process (the benchmark measures tgate's memory apart from the
+/// simulators'). `api` is tgate's URL: the lab's public one too, since
+/// webhook mode tells the Bot API simulator to call it. `[server]` gets
+/// `options.server` only: a separate process's caller adds `listen`.
+pub fn lab_toml(options: &LabOptions, api: &str, router: &RouterSim, tg: &BotApiSim) -> String {
+    format!(
         r#"
 [server]
 public_url = "{api}"
@@ -181,8 +189,7 @@ command_timeout = "{timeout}ms"
         fp = router.host_key_fingerprint(),
         timeout = options.command_timeout.as_millis(),
         router = options.router,
-    );
-    Config::from_sources(&toml, &[], Path::new(".")).map_err(|e| anyhow::anyhow!("{e}"))
+    )
 }
 
 async fn wait_healthy(api: &str) -> anyhow::Result<()> {

@@ -19,6 +19,7 @@ use tgate_worker::RetryingGateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod bench;
 pub mod demo;
 pub mod lab;
 

@@ -53,15 +53,19 @@ enum Command {
     /// Show the whole product at work against a simulated router and Telegram
     /// (no configuration needed)
     Demo,
+    /// Measure tgate against the simulators (needs no configuration file)
+    Bench(tgate::bench::BenchArgs),
     #[command(flatten)]
     Admin(cli::Admin),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo brings its own configuration, so it must not need one.
-    if let Command::Demo = cli.command {
-        return demo();
+    // The demo and the bench bring their own configuration.
+    match cli.command {
+        Command::Demo => return demo(),
+        Command::Bench(args) => return tgate::bench::main(args, cli.json),
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -146,7 +150,9 @@ fn init_tracing(default: &str) {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::CheckConfig => unreachable!("handled before the runtime starts"),
-        Command::Demo => unreachable!("handled before the configuration is loaded"),
+        Command::Demo | Command::Bench(_) => {
+            unreachable!("handled before the configuration is loaded")
+        }
         Command::Serve => {
             let listener = bind(&config).await?;
             tgate::serve(config, listener, on_signal()).await

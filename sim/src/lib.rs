@@ -4,8 +4,8 @@ pub mod router;
 pub mod telegram;
 
 pub use router::{
-    HookReply, LoggedCommand, OnUpHook, RouterSim, RouterSimConfig, SimAuth, SimEntry,
-    SimPppSession, SimUser,
+    Change, HookReply, LoggedCommand, OnUpHook, RouterChange, RouterSim, RouterSimConfig, SimAuth,
+    SimEntry, SimPppSession, SimUser,
 };
 pub use telegram::{
     ApiCall, BotApiSim, BotApiSimConfig, CallbackAnswer, Failure, SimButton, SimMessage, TgUser,

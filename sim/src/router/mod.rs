@@ -31,8 +31,8 @@ use sha2::Digest;
 use tokio::task::{AbortHandle, JoinHandle};
 
 pub use types::{
-    HookReply, LoggedCommand, OnUpHook, RouterSimConfig, SimAuth, SimEntry, SimItem, SimPppSession,
-    SimUser,
+    Change, HookReply, LoggedCommand, OnUpHook, RouterChange, RouterSimConfig, SimAuth, SimEntry,
+    SimItem, SimPppSession, SimUser,
 };
 
 use state::{Family, RouterState, parse_address};
@@ -361,6 +361,14 @@ impl RouterSim {
 
     pub fn clear_command_log(&self) {
         self.shared.log.lock().expect("command log").clear();
+    }
+
+    /// The changes recorded from index `from` on (entries added, PPP
+    /// sessions ended), oldest first; pass the count already read to get
+    /// only what is new.
+    pub fn changes_since(&self, from: usize) -> Vec<RouterChange> {
+        let state = self.state();
+        state.changes.get(from..).unwrap_or_default().to_vec()
     }
 
     pub async fn shutdown(self) {

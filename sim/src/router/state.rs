@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use tokio::time::Instant;
 
 use super::items::Items;
+use super::types::{Change, RouterChange};
 
 /// Which of the two address-list menus an entry belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,6 +123,8 @@ pub(crate) struct RouterState {
     pub entries: Vec<AddrEntry>,
     pub secrets: Vec<Secret>,
     pub active: Vec<Active>,
+    /// Timestamped entry additions and PPP session ends, for measurements.
+    pub changes: Vec<RouterChange>,
     next_id: u32,
     next_session: u32,
 }
@@ -148,6 +151,7 @@ impl RouterState {
             secrets: Vec::new(),
             active: Vec::new(),
             next_id,
+            changes: Vec::new(),
             next_session: 0x81A0_0000,
         }
     }
@@ -191,6 +195,13 @@ impl RouterState {
             return Err(AddError::Duplicate);
         }
         let id = self.next_id();
+        self.changes.push(RouterChange {
+            at: std::time::Instant::now(),
+            what: Change::EntryAdded {
+                list: list.to_owned(),
+                address: show_address(&address),
+            },
+        });
         self.entries.push(AddrEntry {
             id,
             family,
@@ -255,7 +266,15 @@ impl RouterState {
             .into_iter()
             .partition(|a| ids.contains(&a.id));
         self.active = kept;
+        let at = std::time::Instant::now();
         for a in &gone {
+            self.changes.push(RouterChange {
+                at,
+                what: Change::PppEnded {
+                    name: a.name.clone(),
+                    address: a.address,
+                },
+            });
             self.remove_address(sandbox_list, &IpNet::from(a.address));
         }
         gone

@@ -121,3 +121,20 @@ impl SimItem {
         self.props.get(key).map(String::as_str)
     }
 }
+
+/// Something the router did, stamped when it happened, so a benchmark can
+/// time tgate's effects on the router without polling for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterChange {
+    /// A monotonic clock reading (std, not tokio's: it is never paused).
+    pub at: std::time::Instant,
+    pub what: Change,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An entry went into an address list (`address` as RouterOS shows it).
+    EntryAdded { list: String, address: String },
+    /// A PPP session left `/ppp active` (hung up, or removed by a command).
+    PppEnded { name: String, address: IpAddr },
+}

@@ -247,6 +247,13 @@ impl BotApiSim {
         self.shared.lock().calls.clone()
     }
 
+    /// The calls answered from index `from` on; pass the count already
+    /// read to get only what is new.
+    pub fn calls_since(&self, from: usize) -> Vec<ApiCall> {
+        let st = self.shared.lock();
+        st.calls.get(from..).unwrap_or_default().to_vec()
+    }
+
     /// The webhook URL and secret token, while one is set.
     pub fn webhook(&self) -> Option<(String, Option<String>)> {
         let st = self.shared.lock();

@@ -71,11 +71,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             Some(method) => (method.to_owned(), answer(&shared, method, request).await),
         },
     };
+    let chat_id = outcome
+        .as_ref()
+        .ok()
+        .and_then(|done| done.result["chat"]["id"].as_i64());
     let (status, body) = reply::envelope(&outcome);
     shared.lock().calls.push(ApiCall {
         method,
         at: arrived,
         status,
+        chat_id,
     });
     reply::into_response(status, body)
 }

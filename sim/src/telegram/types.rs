@@ -102,4 +102,6 @@ pub struct ApiCall {
     pub at: Instant,
     /// The HTTP status answered.
     pub status: u16,
+    /// The chat of the message a successful call sent or edited.
+    pub chat_id: Option<i64>,
 }

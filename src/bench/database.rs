@@ -1,0 +1,85 @@
+//! Where a benchmark run keeps its data: a temporary SQLite file, or a
+//! scratch PostgreSQL database created beside the one the user named and
+//! dropped at the end. A run must start empty: bans and strikes left by an
+//! earlier run would turn this run's connects into refusals.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+pub struct Database {
+    /// The URL tgate and the bench open.
+    pub url: String,
+    /// "sqlite" or "postgres".
+    pub kind: &'static str,
+    scratch: Option<(PgConnectOptions, String)>,
+}
+
+impl Database {
+    /// `url` is a PostgreSQL server (any database on it the user may
+    /// connect to); `None` means SQLite in `dir`.
+    pub async fn create(url: Option<&str>, dir: &Path) -> anyhow::Result<Database> {
+        let Some(url) = url else {
+            return Ok(Database {
+                url: format!("sqlite://{}", dir.join("tgate.db").display()),
+                kind: "sqlite",
+                scratch: None,
+            });
+        };
+        anyhow::ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--database-url must be a postgres:// URL (SQLite is the default)"
+        );
+        let admin = PgConnectOptions::from_str(url).context("--database-url")?;
+        let name = format!("tgate_bench_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = admin
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", redacted(url)))?;
+        // The name is made here from a UUID, not taken from input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .context("creating the scratch database")?;
+        conn.close().await.ok();
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (url, String::new()),
+        };
+        let server = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        Ok(Database {
+            url: format!("{server}/{name}{query}"),
+            kind: "postgres",
+            scratch: Some((admin, name)),
+        })
+    }
+
+    pub async fn drop_scratch(&mut self) -> anyhow::Result<()> {
+        let Some((admin, name)) = self.scratch.take() else {
+            return Ok(());
+        };
+        let mut conn = admin.connect().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await
+        .context("dropping the scratch database")?;
+        Ok(())
+    }
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,82 @@
+//! `tgate bench` end to end, scaled down: the real binary starts tgate as a
+//! child process against both simulators, runs every scenario and prints
+//! the JSON report. Only what the report says is checked, never how fast
+//! anything was: timings belong in docs/benchmarks.md, not in assertions.
+//!
+//! It always runs on SQLite: the bench makes its own scratch database, and
+//! a PostgreSQL run is the documented `--database-url` one.
+
+use std::process::Command;
+
+#[test]
+fn a_small_bench_reports_every_figure_and_loses_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
+        .args(["bench", "--json"])
+        .args(["--connects", "10", "--rate", "50"])
+        .args(["--expiries", "5", "--expiry-rate", "50"])
+        .args(["--sustained-rates", "50", "--step", "200ms"])
+        .args(["--storm-events", "60", "--storm-callers", "12"])
+        .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
+        .args(["--confirm-timeout", "1s"])
+        .env_remove("TGATE_TEST_DATABASE_URL")
+        .output()
+        .expect("run tgate bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tgate bench failed:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stderr}"));
+
+    let mut keys: Vec<&str> = report
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "confirm_to_permit_ms",
+            "connect_to_prompt_ms",
+            "database",
+            "expiry_lateness_ms",
+            "peak_rss_mb",
+            "simulators_rss_mb",
+            "storm",
+            "sustained_events_per_s",
+        ]
+    );
+    assert_eq!(report["database"], "sqlite");
+    for figure in ["connect_to_prompt_ms", "confirm_to_permit_ms"] {
+        for key in ["p50", "p95", "p99"] {
+            assert!(report[figure][key].is_number(), "{figure}.{key}: {report}");
+        }
+        // Every connect was prompted and every "It's me" let its client in.
+        assert_eq!(report[figure]["n"], 10, "{figure}: {report}");
+    }
+    for key in ["p50", "p99", "max"] {
+        assert!(report["expiry_lateness_ms"][key].is_number(), "{report}");
+    }
+    assert_eq!(report["expiry_lateness_ms"]["n"], 5, "{report}");
+    assert!(report["sustained_events_per_s"].is_number(), "{report}");
+
+    let storm = &report["storm"];
+    assert_eq!(storm["events"], 60);
+    assert_eq!(storm["callers"], 12);
+    assert_eq!(storm["accounts"], 6);
+    assert_eq!(storm["lost"], 0, "{report}");
+    for key in [
+        "prompts_max_per_account",
+        "bans_expected",
+        "bans_applied",
+        "ban_delay_ms_max",
+    ] {
+        assert!(storm.get(key).is_some(), "storm.{key}: {report}");
+    }
+    // Five connects from each caller against six accounts, one pending
+    // prompt per account: most are blocked, so callers do get banned.
+    assert!(storm["bans_expected"].as_u64() > Some(0), "{report}");
+    assert_eq!(storm["bans_applied"], storm["bans_expected"], "{report}");
+    assert!(report["peak_rss_mb"].as_f64() > Some(0.0), "{report}");
+    assert!(report["simulators_rss_mb"].as_f64() > Some(0.0), "{report}");
+}
