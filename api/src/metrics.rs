@@ -250,10 +250,16 @@ async fn database_gauges(state: &ApiState, out: &mut Exposition) {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: sessions by state"),
     }
-    match store.active_bans(chrono::Utc::now()).await {
-        Ok(bans) => {
+    let in_force = tgate_core::storage::BanFilter {
+        active_at: Some(chrono::Utc::now()),
+        network: None,
+        limit: 0,
+        offset: 0,
+    };
+    match store.count_found_bans(&in_force).await {
+        Ok(n) => {
             out.family("tgate_bans_active", "gauge", "Bans in force.");
-            out.sample("tgate_bans_active", &[], bans.len());
+            out.sample("tgate_bans_active", &[], n);
         }
         Err(e) => tracing::warn!(error = %e, "metrics: active bans"),
     }

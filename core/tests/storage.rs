@@ -1048,3 +1048,50 @@ async fn the_audit_log_writes_a_single_address_bare() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
+    let db = db().await;
+    let store = db.store.as_ref();
+    let now = Utc::now();
+    let ban = |network: &str, hours: i64| NewBan {
+        network: network.parse().unwrap(),
+        reason: "test".into(),
+        source: "admin".into(),
+        created_by: "test".into(),
+        created_at: now - Duration::hours(2),
+        until: now + Duration::hours(hours),
+    };
+    let ip: IpAddr = "203.0.113.7".parse().unwrap();
+    assert_eq!(
+        tgate_core::storage::ban_in_force(store, ip, now)
+            .await
+            .unwrap(),
+        None
+    );
+
+    store.insert_ban(&ban("203.0.113.7/32", -1)).await.unwrap(); // over
+    let lifted = store.insert_ban(&ban("203.0.113.7/32", 5)).await.unwrap();
+    store.lift_ban(lifted.id, now, "test").await.unwrap();
+    store.insert_ban(&ban("198.51.100.0/24", 9)).await.unwrap(); // elsewhere
+    assert_eq!(
+        tgate_core::storage::ban_in_force(store, ip, now)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let host = store.insert_ban(&ban("203.0.113.7/32", 1)).await.unwrap();
+    let net = store.insert_ban(&ban("203.0.113.0/24", 3)).await.unwrap();
+    let found = tgate_core::storage::ban_in_force(store, ip, now)
+        .await
+        .unwrap();
+    assert_eq!(found.map(|b| b.id), Some(net.id), "the /24 lasts longer");
+
+    let exact = |n: &str| tgate_core::storage::network_banned(store, n.parse().unwrap(), now);
+    assert!(exact("203.0.113.7/32").await.unwrap());
+    assert!(exact("203.0.113.0/24").await.unwrap());
+    assert!(!exact("203.0.112.0/23").await.unwrap());
+    store.lift_ban(host.id, now, "test").await.unwrap();
+    assert!(!exact("203.0.113.7/32").await.unwrap());
+}

@@ -13,7 +13,7 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 use crate::router::{NewEntry, PppMatch};
-use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_covering};
+use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_in_force};
 use crate::telegram::messages;
 
 /// How long after a connect the router may still be retrying its up event.
@@ -107,12 +107,11 @@ impl Gate {
         }
 
         if let Some(ip) = ev.caller_id.ip() {
-            let bans = store.active_bans(now).await?;
-            if let Some(ban) = ban_covering(&bans, ip) {
+            if let Some(ban) = ban_in_force(store.as_ref(), ip, now).await? {
                 self.kick_client(router, &ev.account, ev.remote_address, None)
                     .await;
                 self.audit_refusal(&ev, "banned").await?;
-                return Ok(ConnectOutcome::Banned(ban.clone()));
+                return Ok(ConnectOutcome::Banned(ban));
             }
             if self
                 .config()

@@ -11,7 +11,9 @@ use super::{Gate, GateError};
 use crate::config::format_duration;
 use crate::domain::{CallerId, SessionId};
 use crate::router::PppMatch;
-use crate::storage::{AuditEntry, Ban, NewStrike, Session, StrikeKind, ban_covering};
+use crate::storage::{
+    AuditEntry, Ban, NewStrike, Session, StrikeKind, ban_in_force, network_banned,
+};
 use crate::telegram::messages;
 
 /// The actor of everything the ban policy does on its own.
@@ -45,12 +47,13 @@ impl Gate {
         )
         .await;
 
-        if let Some(ip) = s.caller_id.ip() {
-            let bans = self.store().active_bans(now).await?;
-            if ban_covering(&bans, ip).is_some() {
-                self.kick_caller(s.caller_id, Some(s.id)).await;
-                return Ok(None);
-            }
+        if let Some(ip) = s.caller_id.ip()
+            && ban_in_force(self.store().as_ref(), ip, now)
+                .await?
+                .is_some()
+        {
+            self.kick_caller(s.caller_id, Some(s.id)).await;
+            return Ok(None);
         }
         let policy = &self.config().policy;
         let window =
@@ -144,12 +147,7 @@ impl Gate {
                 .detail(serde_json::json!({ "ban": ban.id })),
         )
         .await;
-        let still_banned = self
-            .store()
-            .active_bans(now)
-            .await?
-            .iter()
-            .any(|b| b.network == ban.network);
+        let still_banned = network_banned(self.store().as_ref(), ban.network, now).await?;
         if !still_banned {
             for router in self.routers() {
                 self.apply(

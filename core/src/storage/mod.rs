@@ -564,7 +564,42 @@ pub struct HealthChange {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// The ban in force for `address`, if any; the longest-lasting wins.
+/// The ban in force at `now` for `address`, if any; the longest-lasting
+/// wins. The database picks the covering bans, so a connect or a strike reads
+/// a handful of rows rather than every ban in force.
+pub async fn ban_in_force(
+    store: &dyn Store,
+    address: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<Option<Ban>, StoreError> {
+    let covering = store
+        .find_bans(&BanFilter {
+            active_at: Some(now),
+            network: Some(BanMatch::Covering(address)),
+            // One address has at most 129 covering networks.
+            limit: 1000,
+            offset: 0,
+        })
+        .await?;
+    Ok(ban_covering(&covering, address).cloned())
+}
+
+/// Whether a ban on exactly `network` is in force at `now`.
+pub async fn network_banned(
+    store: &dyn Store,
+    network: IpNet,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let filter = BanFilter {
+        active_at: Some(now),
+        network: Some(BanMatch::Exact(network)),
+        limit: 1,
+        offset: 0,
+    };
+    Ok(store.count_found_bans(&filter).await? > 0)
+}
+
+/// The ban in force for `address` among `bans`; the longest-lasting wins.
 pub fn ban_covering(bans: &[Ban], address: IpAddr) -> Option<&Ban> {
     bans.iter()
         .filter(|b| b.network.contains(&address))
