@@ -471,7 +471,7 @@ pub async fn invite(
     let username = service::bot_username(&state.gate)
         .await
         .ok_or_else(service::no_username)?;
-    let (invite, link) = service::invite(
+    let invite = service::invite(
         &state.gate,
         &router,
         &account,
@@ -480,16 +480,7 @@ pub async fn invite(
         &admin.actor,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InviteView {
-            router: invite.router.to_string(),
-            account: invite.account.to_string(),
-            code: invite.code,
-            link,
-            expires_at: invite.expires_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(invite)))
 }
 
 #[utoipa::path(

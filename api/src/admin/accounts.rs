@@ -231,7 +231,7 @@ pub async fn invite(
         }
     };
     let username = service::bot_username(&state.gate).await;
-    let (invite, link) = service::invite(
+    let invite = service::invite(
         &state.gate,
         &router,
         &account,
@@ -240,16 +240,7 @@ pub async fn invite(
         ACTOR,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(InviteView {
-            router: invite.router.to_string(),
-            account: invite.account.to_string(),
-            code: invite.code,
-            link,
-            expires_at: invite.expires_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(invite)))
 }
 
 /// Unlinks the account's owner; it needs a new invite before anyone can

@@ -17,8 +17,9 @@ use tgate_core::config::parse_duration;
 use tgate_core::domain::{AccountName, RouterName, SessionId};
 use tgate_core::enroll::{create_invite, invite_link};
 use tgate_core::gate::{Gate, RouterHealth};
-use tgate_core::storage::{Account, Ban, BanFilter, BanMatch, Invite, Session, SessionFilter};
+use tgate_core::storage::{Account, Ban, BanFilter, BanMatch, Session, SessionFilter};
 
+use super::accounts::InviteView;
 use super::internal;
 use crate::error::ApiError;
 
@@ -358,12 +359,17 @@ pub async fn invite(
     ttl: Duration,
     username: Option<&str>,
     actor: &str,
-) -> Result<(Invite, Option<String>), ApiError> {
+) -> Result<InviteView, ApiError> {
     let invite = create_invite(gate.store().as_ref(), router, account, actor, ttl)
         .await
         .map_err(internal)?;
-    let link = username.map(|name| invite_link(name, &invite.code));
-    Ok((invite, link))
+    Ok(InviteView {
+        link: username.map(|name| invite_link(name, &invite.code)),
+        router: invite.router.to_string(),
+        account: invite.account.to_string(),
+        code: invite.code,
+        expires_at: invite.expires_at,
+    })
 }
 
 /// The 503 a front-end answers when an invite needs a link it cannot make.
