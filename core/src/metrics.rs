@@ -164,11 +164,12 @@ fn escape_help(help: &str) -> String {
 
 /// Router commands, as [`crate::router::command::Command::kind`] names them,
 /// and `bootstrap` for every query and change `tgate router bootstrap` sends.
-pub const ROUTER_COMMANDS: [&str; 7] = [
+pub const ROUTER_COMMANDS: [&str; 8] = [
     "add-address",
     "remove-address",
     "print-list",
     "print-ppp-active",
+    "find-ppp-active",
     "remove-ppp-active",
     "identity",
     "bootstrap",

@@ -584,3 +584,106 @@ async fn the_router_receives_only_well_formed_commands() {
     }
     sim.shutdown().await;
 }
+
+/// Calls that queue while the router is busy go to it as one exec, and each
+/// still gets the answer it would have got alone: an add or its duplicate,
+/// a remove, a lookup that finds a session and one that finds none, a
+/// disconnect; a refused command keeps the router's own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queued_calls_share_one_exec_and_keep_their_own_answers() {
+    let sim = start_sim().await;
+    let gateway = std::sync::Arc::new(admin(&sim));
+    let alice: IpAddr = "10.10.0.5".parse().unwrap();
+    let bob: IpAddr = "10.10.0.6".parse().unwrap();
+    sim.connect_ppp("alice", "l2tp", "203.0.113.7", alice)
+        .await
+        .unwrap();
+    sim.connect_ppp("bob", "sstp", "203.0.113.8", bob)
+        .await
+        .unwrap();
+    sim.add_entry("tgate-permit", "10.10.0.9", None, None);
+    gateway.identity().await.unwrap();
+    sim.clear_command_log();
+
+    // The first call stalls at the router; the rest queue behind it.
+    sim.set_latency(Duration::from_millis(400));
+    let busy = tokio::spawn({
+        let gateway = gateway.clone();
+        async move { gateway.identity().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let g = &gateway;
+    let by = |name: &str, address: IpAddr| PppMatch {
+        name: Some(name.parse().unwrap()),
+        address: Some(address),
+        caller_id: None,
+    };
+    let new = entry("10.10.0.20/32", None, Some("new"));
+    // The simulated on-up script put alice's address in the sandbox.
+    let again = entry("10.10.0.5/32", None, Some("again"));
+    let permit = list("tgate-permit");
+    let (alice_here, alice_there, bob_here) =
+        (by("alice", alice), by("alice", bob), by("bob", bob));
+    let (added, duplicate, removed, found, not_found, kicked) = tokio::join!(
+        g.add_address(&new),
+        g.add_address(&again),
+        g.remove_address(&permit, net("10.10.0.9/32")),
+        g.find_active(&alice_here),
+        g.find_active(&alice_there),
+        g.disconnect(&bob_here),
+    );
+    assert_eq!(busy.await.unwrap().unwrap(), "MikroTik");
+    assert_eq!(added.unwrap(), AddOutcome::Added);
+    assert_eq!(duplicate.unwrap(), AddOutcome::AlreadyPresent);
+    removed.unwrap();
+    let found = found.unwrap().expect("alice is connected");
+    assert_eq!((found.name.as_str(), found.address), ("alice", Some(alice)));
+    assert_eq!(not_found.unwrap(), None);
+    kicked.unwrap();
+
+    let sandbox: Vec<String> = sim
+        .address_list(SANDBOX)
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    // Bob's on-down script dropped his own entry.
+    assert_eq!(sandbox, ["10.10.0.5", "10.10.0.20"]);
+    assert!(sim.address_list("tgate-permit").is_empty());
+    let left: Vec<String> = sim.active_sessions().into_iter().map(|s| s.name).collect();
+    assert_eq!(left, ["alice"]);
+    // The stalled identity, then one exec for the six queued calls.
+    let log = sim.command_log();
+    assert_eq!(log.len(), 2, "{log:#?}");
+    assert_eq!(log[1].text.matches(":do {").count(), 6, "{}", log[1].text);
+
+    // A read-only user's queued writes are refused with the router's words,
+    // found by running each refused command again alone.
+    sim.set_latency(Duration::ZERO);
+    let reader = std::sync::Arc::new(SshGateway::new(target(
+        &sim,
+        "reader",
+        SshAuth::Password("reader".into()),
+    )));
+    reader.identity().await.unwrap();
+    sim.set_latency(Duration::from_millis(300));
+    let busy = tokio::spawn({
+        let reader = reader.clone();
+        async move { reader.identity().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (another, sandbox) = (entry("10.10.0.21/32", None, None), list(SANDBOX));
+    let (add, remove, listed) = tokio::join!(
+        reader.add_address(&another),
+        reader.remove_address(&sandbox, net("10.10.0.20/32")),
+        reader.find_active(&alice_here),
+    );
+    busy.await.unwrap().unwrap();
+    assert!(matches!(add, Err(RouterError::Permission { .. })), "{add:?}");
+    assert!(
+        matches!(remove, Err(RouterError::Permission { .. })),
+        "{remove:?}"
+    );
+    assert!(listed.unwrap().is_some());
+    assert_eq!(sim.address_list(SANDBOX).len(), 2);
+    sim.shutdown().await;
+}

@@ -110,6 +110,11 @@ impl Gateway for RetryingGateway {
             .await
     }
 
+    async fn find_active(&self, target: &PppMatch) -> Result<Option<PppSession>, RouterError> {
+        self.retry("find ppp active", || self.inner.find_active(target))
+            .await
+    }
+
     async fn disconnect(&self, target: &PppMatch) -> Result<(), RouterError> {
         self.retry("disconnect", || self.inner.disconnect(target))
             .await

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_in_force};
-use crate::telegram::messages;
+use crate::telegram::{Lang, messages};
 
 /// How long after a connect the router may still be retrying its up event.
 /// RouterOS's `/tool fetch` gives up within seconds; a minute is generous.
@@ -151,6 +151,9 @@ impl Gate {
             return Ok(ConnectOutcome::Unenrolled { first_time });
         };
 
+        let lang: Lang = (account.language.as_deref())
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_default();
         let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
             .unwrap_or(chrono::Duration::MAX);
         let new = ev.session(Some(chat), now, now + timeout);
@@ -159,6 +162,9 @@ impl Gate {
             match store.insert_pending(&new).await? {
                 Inserted::Created(session) => {
                     info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
+                    // The owner should wait for nothing else: the prompt
+                    // goes first, the bookkeeping and the router after it.
+                    self.spawn_prompt(session.clone(), lang);
                     store
                         .audit(
                             &AuditEntry::new(format!("router:{}", ev.router), "session.pending")
@@ -179,9 +185,6 @@ impl Gate {
                         // expires it; this only costs precision.
                         tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
                     }
-                    // The prompt and the router go side by side: the owner
-                    // should not wait for the router.
-                    self.spawn_prompt(session.clone());
                     // A permit entry for this address belongs to an earlier
                     // PPP session (a lost down event); it would let this one
                     // through unconfirmed, since the firewall accepts permit

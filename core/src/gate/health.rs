@@ -173,6 +173,10 @@ impl Gateway for HealthWatch {
         self.observe(self.inner.active_sessions().await).await
     }
 
+    async fn find_active(&self, target: &PppMatch) -> Result<Option<PppSession>, RouterError> {
+        self.observe(self.inner.find_active(target).await).await
+    }
+
     async fn disconnect(&self, target: &PppMatch) -> Result<(), RouterError> {
         self.observe(self.inner.disconnect(target).await).await
     }

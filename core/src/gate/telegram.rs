@@ -25,19 +25,19 @@ impl Gate {
         }
     }
 
-    pub(super) fn spawn_prompt(self: &Arc<Self>, session: Session) {
+    /// Delivers the prompt in the owner's `lang` in the background.
+    pub(super) fn spawn_prompt(self: &Arc<Self>, session: Session, lang: Lang) {
         if self.telegram.is_none() {
             return;
         }
         let gate = self.clone();
-        tokio::spawn(async move { gate.deliver_prompt(session).await });
+        tokio::spawn(async move { gate.deliver_prompt(session, lang).await });
     }
 
-    async fn deliver_prompt(self: Arc<Self>, session: Session) {
+    async fn deliver_prompt(self: Arc<Self>, session: Session, lang: Lang) {
         let (Some(tg), Some(chat)) = (self.telegram.clone(), session.chat_id) else {
             return;
         };
-        let lang = self.lang_of(&session).await;
         let left = (session.deadline - Utc::now()).to_std().unwrap_or_default();
         let until = tokio::time::Instant::now() + left;
         match tg.send_prompt(chat, lang, &session, until).await {

@@ -59,6 +59,10 @@ pub enum Command {
     },
     /// `/ppp active print terse`.
     PrintPppActive,
+    /// `/ppp active print terse where …`: the sessions matching, found by
+    /// the router rather than by reading every session. Refuses an empty
+    /// match, like [`Command::RemovePppActive`].
+    FindPppActive(PppMatch),
     /// `/ppp active remove [find …]`; refuses an empty match, which would
     /// disconnect everybody.
     RemovePppActive(PppMatch),
@@ -74,9 +78,25 @@ impl Command {
             Command::RemoveAddress { .. } => "remove-address",
             Command::PrintList { .. } => "print-list",
             Command::PrintPppActive => "print-ppp-active",
+            Command::FindPppActive(_) => "find-ppp-active",
             Command::RemovePppActive(_) => "remove-ppp-active",
             Command::Identity => "identity",
         }
+    }
+
+    /// For an add: the query that counts its entry (`print count-only where
+    /// list=… and address=…`), to tell a duplicate add from a failed one.
+    pub fn presence_probe(&self) -> Option<String> {
+        let Command::AddAddress(entry) = self else {
+            return None;
+        };
+        let address = canonical(entry.address);
+        Some(format!(
+            "{} print count-only where list={} and address={}",
+            Family::of(&address).menu(),
+            quote(entry.list.as_str()),
+            render_address(&address)
+        ))
     }
 
     /// The CLI text sent to the router.
@@ -124,29 +144,40 @@ impl Command {
             }
             Command::PrintPppActive => out.push_str("/ppp active print terse"),
             Command::RemovePppActive(target) => {
-                let mut conditions = Vec::new();
-                if let Some(name) = &target.name {
-                    conditions.push(format!("name={}", quote(name.as_str())));
-                }
-                if let Some(address) = target.address {
-                    conditions.push(format!("address={}", render_ip(address)));
-                }
-                if let Some(caller) = target.caller_id {
-                    // RouterOS prints a MAC caller id in upper case, as
-                    // `CallerId` does, so the exact match holds.
-                    conditions.push(format!("caller-id={}", quote(&caller.to_string())));
-                }
-                if conditions.is_empty() {
-                    return Err(RouterError::Invalid(
-                        "a PPP disconnect needs an account name, an address or a caller id".into(),
-                    ));
-                }
-                let _ = write!(out, "/ppp active remove [find {}]", conditions.join(" "));
+                let conditions = ppp_conditions(target)?.join(" ");
+                let _ = write!(out, "/ppp active remove [find {conditions}]");
+            }
+            Command::FindPppActive(target) => {
+                let conditions = ppp_conditions(target)?.join(" and ");
+                let _ = write!(out, "/ppp active print terse where {conditions}");
             }
             Command::Identity => out.push_str("/system identity print"),
         }
         Ok(out)
     }
+}
+
+/// The conditions naming the PPP sessions `target` matches; at least one,
+/// since an empty match would be every session.
+fn ppp_conditions(target: &PppMatch) -> Result<Vec<String>, RouterError> {
+    let mut conditions = Vec::new();
+    if let Some(name) = &target.name {
+        conditions.push(format!("name={}", quote(name.as_str())));
+    }
+    if let Some(address) = target.address {
+        conditions.push(format!("address={}", render_ip(address)));
+    }
+    if let Some(caller) = target.caller_id {
+        // RouterOS prints a MAC caller id in upper case, as `CallerId`
+        // does, so the exact match holds.
+        conditions.push(format!("caller-id={}", quote(&caller.to_string())));
+    }
+    if conditions.is_empty() {
+        return Err(RouterError::Invalid(
+            "a PPP match needs an account name, an address or a caller id".into(),
+        ));
+    }
+    Ok(conditions)
 }
 
 /// The form RouterOS stores: host bits cleared, so that a later

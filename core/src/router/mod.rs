@@ -75,6 +75,20 @@ pub struct PppMatch {
     pub caller_id: Option<CallerId>,
 }
 
+impl PppMatch {
+    /// Whether `session` is one this match names.
+    pub fn matches(&self, session: &PppSession) -> bool {
+        self.name.as_ref().is_none_or(|n| n.as_str() == session.name)
+            && self.address.is_none_or(|a| session.address == Some(a))
+            && self.caller_id.is_none_or(|c| {
+                session
+                    .caller_id
+                    .parse::<CallerId>()
+                    .is_ok_and(|sc| sc == c)
+            })
+    }
+}
+
 /// Why a router call failed. Messages are safe to show an operator: they never
 /// contain a password or a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,12 +165,6 @@ pub trait Gateway: Send + Sync + 'static {
     /// The active session matching `target`, if any.
     async fn find_active(&self, target: &PppMatch) -> Result<Option<PppSession>, RouterError> {
         let sessions = self.active_sessions().await?;
-        Ok(sessions.into_iter().find(|s| {
-            target.name.as_ref().is_none_or(|n| n.as_str() == s.name)
-                && target.address.is_none_or(|a| s.address == Some(a))
-                && target
-                    .caller_id
-                    .is_none_or(|c| s.caller_id.parse::<CallerId>().is_ok_and(|sc| sc == c))
-        }))
+        Ok(sessions.into_iter().find(|s| target.matches(s)))
     }
 }

@@ -281,6 +281,10 @@ macro_rules! impl_store {
                 router: &RouterName,
                 name: &AccountName,
             ) -> Result<Account, StoreError> {
+                // Every connect asks; only the first for an account writes.
+                if let Some(account) = self.account(router, name).await? {
+                    return Ok(account);
+                }
                 sqlx::query(
                     "INSERT INTO accounts (router, name, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (router, name) DO NOTHING",

@@ -12,7 +12,7 @@ use super::hook;
 use super::items::is_item_menu;
 use super::menu::{Cmd, Menu};
 use super::state::{AddError, Family, Secret, parse_address};
-use super::table::{self, Row};
+use super::table::{self, Hint, Row};
 
 const NO_SUCH_ITEM: &str = "no such item";
 const NO_PERMISSION: &str = "not enough permissions (9)";
@@ -41,16 +41,16 @@ impl Console<'_> {
         }
     }
 
-    fn rows(&mut self, menu: Menu) -> Vec<Row> {
+    fn rows(&mut self, menu: Menu, hint: &Hint) -> Vec<Row> {
         let mut state = self.shared.state.lock().expect("router state");
-        table::view(&mut state, menu)
+        table::view_where(&mut state, menu, hint)
             .map(|v| v.rows)
             .unwrap_or_default()
     }
 
     fn select(&mut self, menu: Menu, cond: &Cond) -> Result<Vec<Row>, String> {
         let mut out = Vec::new();
-        for row in self.rows(menu) {
+        for row in self.rows(menu, &Hint::of(cond)) {
             if self.matches(cond, &row)? {
                 out.push(row);
             }
@@ -60,8 +60,9 @@ impl Console<'_> {
 
     fn print(&mut self, c: &Command) -> Outcome {
         let view = {
+            let hint = c.cond.as_ref().map(Hint::of).unwrap_or_default();
             let mut state = self.shared.state.lock().expect("router state");
-            table::view(&mut state, c.menu)
+            table::view_where(&mut state, c.menu, &hint)
         };
         let Some(mut view) = view else {
             return Ok(Value::Nothing);
@@ -135,7 +136,10 @@ impl Console<'_> {
                 }
             }
         }
-        let existing: Vec<u32> = self.rows(menu).iter().map(|r| r.id).collect();
+        let existing: std::collections::HashSet<u32> = {
+            let mut state = self.shared.state.lock().expect("router state");
+            table::item_ids(&mut state, menu).into_iter().collect()
+        };
         if ids.iter().any(|id| !existing.contains(id)) {
             return Err(NO_SUCH_ITEM.to_owned());
         }
@@ -148,7 +152,7 @@ impl Console<'_> {
             return Err(NO_SUCH_ITEM.to_owned());
         };
         let row = self
-            .rows(c.menu)
+            .rows(c.menu, &Hint::default())
             .into_iter()
             .find(|r| r.id == id)
             .ok_or_else(|| NO_SUCH_ITEM.to_owned())?;

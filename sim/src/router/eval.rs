@@ -216,7 +216,7 @@ impl Console<'_> {
     }
 }
 
-fn same(have: &str, want: &str) -> bool {
+pub(crate) fn same(have: &str, want: &str) -> bool {
     let boolean = |s: &str| match s {
         "yes" | "true" => Some(true),
         "no" | "false" => Some(false),

@@ -168,15 +168,6 @@ impl RouterState {
         self.entries.retain(|e| e.expires.is_none_or(|t| t > now));
     }
 
-    pub fn entries(&mut self, family: Family) -> Vec<AddrEntry> {
-        self.purge();
-        self.entries
-            .iter()
-            .filter(|e| e.family == family)
-            .cloned()
-            .collect()
-    }
-
     pub fn add_entry(
         &mut self,
         family: Family,

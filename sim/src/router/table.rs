@@ -3,7 +3,9 @@
 //! router client parses `terse` and `as-value`, so those follow RouterOS
 //! byte for byte; the plain table is for people and only needs to look right.
 
+use super::ast::{Cond, Expr, Op};
 use super::duration;
+use super::eval::same;
 use super::items;
 use super::menu::Menu;
 use super::state::RouterState;
@@ -67,14 +69,77 @@ fn flags(pairs: &[(char, bool)]) -> String {
         .collect()
 }
 
+/// Equalities every row of a `find` or `print where` must satisfy, taken
+/// from its condition: rows that fail one are skipped before they are built,
+/// which keeps a lookup in a table of thousands of entries cheap. It only
+/// narrows; the full condition is still matched on what is left.
+#[derive(Default)]
+pub(crate) struct Hint(Vec<(String, String)>);
+
+impl Hint {
+    pub fn of(cond: &Cond) -> Hint {
+        let mut out = Vec::new();
+        collect(cond, &mut out);
+        Hint(out)
+    }
+
+    /// Whether an item whose property `key` reads `have` may match.
+    fn allows(&self, key: &str, have: &str) -> bool {
+        self.0.iter().all(|(k, want)| k != key || same(have, want))
+    }
+}
+
+fn collect(cond: &Cond, out: &mut Vec<(String, String)>) {
+    match cond {
+        Cond::And(a, b) => {
+            collect(a, out);
+            collect(b, out);
+        }
+        // A plain literal compares as text; an unquoted prefix is a
+        // special case the full match knows (it equals nothing).
+        Cond::Cmp {
+            key,
+            op: Op::Eq,
+            value: Expr::Lit { text, quoted },
+        } if *quoted || !text.contains('/') => out.push((key.clone(), text.clone())),
+        _ => {}
+    }
+}
+
+/// The ids of a menu's items, without building their rows.
+pub(crate) fn item_ids(state: &mut RouterState, menu: Menu) -> Vec<u32> {
+    match menu {
+        Menu::AddressList(family) => {
+            state.purge();
+            let ids = state.entries.iter().filter(|e| e.family == family);
+            ids.map(|e| e.id).collect()
+        }
+        Menu::PppActive => state.active.iter().map(|a| a.id).collect(),
+        _ => view(state, menu)
+            .map(|v| v.rows.iter().map(|r| r.id).collect())
+            .unwrap_or_default(),
+    }
+}
+
 /// The rows of a menu that has items; `None` for menus without a table.
 pub(crate) fn view(state: &mut RouterState, menu: Menu) -> Option<View> {
+    view_where(state, menu, &Hint::default())
+}
+
+/// [`view`] without the rows `hint` rules out.
+pub(crate) fn view_where(state: &mut RouterState, menu: Menu, hint: &Hint) -> Option<View> {
     let now = tokio::time::Instant::now();
     match menu {
         Menu::AddressList(family) => {
+            state.purge();
             let rows = state
-                .entries(family)
-                .into_iter()
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.family == family
+                        && hint.allows("list", &e.list)
+                        && hint.allows("address", &e.address_text())
+                })
                 .map(|e| {
                     let left = e.time_left(now);
                     let mut shown = Vec::new();
@@ -126,7 +191,12 @@ pub(crate) fn view(state: &mut RouterState, menu: Menu) -> Option<View> {
             let rows = state
                 .active
                 .iter()
-                .filter(|a| service.is_none_or(|s| s == a.service))
+                .filter(|a| {
+                    service.is_none_or(|s| s == a.service)
+                        && hint.allows("name", &a.name)
+                        && hint.allows("caller-id", &a.caller_id)
+                        && hint.allows("address", &a.address.to_string())
+                })
                 .map(|a| {
                     let up = now.saturating_duration_since(a.started);
                     if service.is_some() {

@@ -8,6 +8,7 @@
 //! command in its own exec channel with a timeout, and reconnects (once per
 //! call, then with exponential backoff) when the session breaks.
 
+mod batch;
 mod connection;
 mod worker;
 
@@ -104,7 +105,10 @@ impl SshGateway {
     /// error messages) and the router's output. The round trip, queueing
     /// included, is what the command metric observes.
     async fn run(&self, command: &Command) -> Result<(String, String), RouterError> {
-        self.run_text(command.kind(), command.render()?).await
+        let mode = worker::Mode::Batched {
+            probe: command.presence_probe(),
+        };
+        self.run_text(command.kind(), command.render()?, mode).await
     }
 
     /// Runs one bootstrap query or change (rendered by
@@ -112,7 +116,7 @@ impl SshGateway {
     /// router's output as it is: the caller knows how to read it.
     pub async fn exec_setup(&self, command: &Rendered) -> Result<String, RouterError> {
         let (_, output) = self
-            .run_text("bootstrap", command.text().to_owned())
+            .run_text("bootstrap", command.text().to_owned(), worker::Mode::Alone)
             .await?;
         Ok(output)
     }
@@ -121,11 +125,13 @@ impl SshGateway {
         &self,
         kind: &'static str,
         text: String,
+        mode: worker::Mode,
     ) -> Result<(String, String), RouterError> {
         let span = tracing::info_span!("router_call", router = %self.router, command = kind);
         let (reply, answer) = oneshot::channel();
         let request = worker::Request {
             text: text.clone(),
+            mode,
             reply,
             span: span.clone(),
         };
@@ -220,6 +226,15 @@ impl Gateway for SshGateway {
     async fn active_sessions(&self) -> Result<Vec<PppSession>, RouterError> {
         let (text, output) = self.run(&Command::PrintPppActive).await?;
         parse::ppp_active(&output).map_err(|problem| self.refused(problem, &text))
+    }
+
+    /// Asks the router for the matching sessions alone: reading every
+    /// session would grow with the router's load on every press.
+    async fn find_active(&self, target: &PppMatch) -> Result<Option<PppSession>, RouterError> {
+        let (text, output) = self.run(&Command::FindPppActive(target.clone())).await?;
+        let sessions =
+            parse::ppp_active(&output).map_err(|problem| self.refused(problem, &text))?;
+        Ok(sessions.into_iter().find(|s| target.matches(s)))
     }
 
     async fn disconnect(&self, target: &PppMatch) -> Result<(), RouterError> {

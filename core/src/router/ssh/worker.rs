@@ -1,8 +1,10 @@
 //! The thread that owns a router's SSH session. Async callers hand it
-//! requests over a channel; it runs them one at a time on one long-lived
+//! requests over a channel; it runs them in arrival order on one long-lived
 //! session, reconnecting when the session breaks and backing off when the
 //! router cannot be reached, so that a dead router costs one connect attempt
-//! per backoff step however many calls arrive.
+//! per backoff step however many calls arrive. Whatever queued up while a
+//! command ran goes to the router as one script ([`batch`](super::batch)),
+//! so a burst costs one exec rather than one per command.
 
 use std::time::{Duration, Instant};
 
@@ -10,18 +12,38 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::SshTarget;
+use super::batch::{self, Item, Part};
 use super::connection::{Connection, ExecError};
 use crate::router::RouterError;
+
+/// RouterOS's answer to an add whose entry exists.
+const ALREADY_HAVE: &str = "failure: already have such entry\n";
 
 /// The first wait after a failed connect; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// The most commands one exec carries: a batch must finish well within one
+/// command's timeout, and a huge script is one huge output to hold.
+const MAX_BATCH: usize = 64;
+
 pub(super) struct Request {
     pub text: String,
+    /// How the command may run: alone, or in a batch.
+    pub mode: Mode,
     pub reply: oneshot::Sender<Result<String, RouterError>>,
     /// The caller's span, entered while the request runs here.
     pub span: tracing::Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Runs in an exec of its own (bootstrap's changes, whose output is read
+    /// whole).
+    Alone,
+    /// May share an exec with others. `probe` counts an add's entry, to tell
+    /// a duplicate from a real failure without running the add again.
+    Batched { probe: Option<String> },
 }
 
 /// Serves requests until every sender is gone, then closes the session.
@@ -31,14 +53,18 @@ pub(super) fn run(target: SshTarget, mut requests: mpsc::Receiver<Request>) {
         connection: None,
         backoff: Backoff::default(),
     };
-    while let Some(request) = requests.blocking_recv() {
-        if request.reply.is_closed() {
-            // The caller gave up while the request was queued.
-            continue;
+    let mut queued = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = requests.blocking_recv() {
+        queued.push(first);
+        while queued.len() < MAX_BATCH {
+            match requests.try_recv() {
+                Ok(request) => queued.push(request),
+                Err(_) => break,
+            }
         }
-        let _entered = request.span.enter();
-        let result = worker.execute(&request.text);
-        let _ = request.reply.send(result);
+        // A caller that gave up while its request was queued gets nothing.
+        queued.retain(|r| !r.reply.is_closed());
+        worker.serve(std::mem::take(&mut queued));
     }
     if let Some(connection) = worker.connection.take() {
         connection.close();
@@ -52,6 +78,73 @@ struct Worker {
 }
 
 impl Worker {
+    /// Runs `requests` in order: each run of batchable ones together, the
+    /// others alone.
+    fn serve(&mut self, requests: Vec<Request>) {
+        let mut together = Vec::new();
+        for request in requests {
+            if request.mode == Mode::Alone {
+                self.run_batch(std::mem::take(&mut together));
+                self.run_alone(request);
+            } else {
+                together.push(request);
+            }
+        }
+        self.run_batch(together);
+    }
+
+    fn run_alone(&mut self, request: Request) {
+        let _entered = request.span.enter();
+        let result = self.execute(&request.text);
+        let _ = request.reply.send(result);
+    }
+
+    fn run_batch(&mut self, mut requests: Vec<Request>) {
+        if requests.len() <= 1 {
+            if let Some(request) = requests.pop() {
+                self.run_alone(request);
+            }
+            return;
+        }
+        let marker = batch::marker(rand::random());
+        let items: Vec<Item<'_>> = requests
+            .iter()
+            .map(|r| Item {
+                text: &r.text,
+                probe: match &r.mode {
+                    Mode::Batched { probe } => probe.as_deref(),
+                    Mode::Alone => None,
+                },
+            })
+            .collect();
+        let script = batch::script(&marker, &items);
+        debug!(commands = requests.len(), "running a batch");
+        let parts = match self.execute(&script) {
+            Ok(output) => batch::split(&marker, requests.len(), &output),
+            Err(error) => {
+                for request in requests {
+                    let _ = request.reply.send(Err(error.clone()));
+                }
+                return;
+            }
+        };
+        for (request, part) in requests.into_iter().zip(parts) {
+            match part {
+                Part::Ran(output) => {
+                    let _ = request.reply.send(Ok(output));
+                }
+                // The add failed because the entry is there: what RouterOS
+                // says to that add on its own.
+                Part::Failed { present: Some(n) } if n > 0 => {
+                    let _ = request.reply.send(Ok(ALREADY_HAVE.to_owned()));
+                }
+                // Run alone, the command shows the router's own words for
+                // what went wrong; every tgate command is safe to repeat.
+                Part::Failed { .. } | Part::Missing => self.run_alone(request),
+            }
+        }
+    }
+
     fn execute(&mut self, text: &str) -> Result<String, RouterError> {
         let mut may_retry = self.connection.is_some();
         loop {
