@@ -195,8 +195,10 @@ command_timeout = "{timeout}ms"
 async fn wait_healthy(api: &str) -> anyhow::Result<()> {
     let health = format!("{api}/healthz");
     let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    // One client for every try: building one loads the root certificates.
+    let http = reqwest::Client::new();
     loop {
-        if reqwest::get(&health).await.is_ok() {
+        if http.get(&health).send().await.is_ok() {
             return Ok(());
         }
         anyhow::ensure!(

@@ -678,7 +678,10 @@ async fn queued_calls_share_one_exec_and_keep_their_own_answers() {
         reader.find_active(&alice_here),
     );
     busy.await.unwrap().unwrap();
-    assert!(matches!(add, Err(RouterError::Permission { .. })), "{add:?}");
+    assert!(
+        matches!(add, Err(RouterError::Permission { .. })),
+        "{add:?}"
+    );
     assert!(
         matches!(remove, Err(RouterError::Permission { .. })),
         "{remove:?}"

@@ -107,14 +107,14 @@ impl System {
     async fn wait_healthy(&mut self, api: &str) -> anyhow::Result<()> {
         let health = format!("{api}/healthz");
         let until = Instant::now() + Duration::from_secs(30);
+        // One client for every try: building one loads the system's root
+        // certificates, which every 20 ms would starve tgate's start.
+        let http = reqwest::Client::new();
         loop {
             // Presses are only heard once the watcher polls; tgate starts it
             // a moment after the API.
             let polling = || self.tg.calls().iter().any(|c| c.method == "getUpdates");
-            if reqwest::get(&health)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-                && polling()
+            if (http.get(&health).send().await).is_ok_and(|r| r.status().is_success()) && polling()
             {
                 return Ok(());
             }

@@ -26,7 +26,7 @@ pub use retry::{RetryingGateway, retrying_gateways};
 
 /// Expiry jobs one worker runs at once. Each mostly sleeps until its
 /// deadline, so this is about a burst of connects, not CPU.
-const CONCURRENCY: usize = 4096;
+const CONCURRENCY: usize = 16_384;
 
 /// Runs the worker until `shutdown` completes: the expiry jobs, the overdue
 /// sweep and the reconciler. `gate` should use [`retrying_gateways`].

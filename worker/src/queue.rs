@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tgate_core::domain::SessionId;
 use tgate_core::gate::ExpiryScheduler;
+use tgate_core::storage::group::Group;
 use tgate_core::storage::{BackendPool, Store};
 
 /// Expire this session at this deadline (Unix milliseconds).
@@ -36,7 +37,10 @@ impl ExpiryJob {
 pub(crate) use tgate_core::gate::{EXPIRY_LEAD as LEAD, EXPIRY_QUEUE as QUEUE};
 /// How often a worker asks for due jobs. Anything under [`LEAD`] keeps
 /// expiry on time; shorter only costs queries.
-pub(crate) const POLL: Duration = Duration::from_millis(250);
+pub(crate) const POLL: Duration = Duration::from_millis(100);
+/// Jobs one poll takes: one poll must keep up with a burst of connects
+/// (a thousand a second needs a hundred per poll).
+const BATCH: usize = 512;
 /// A job whose worker stopped sending heartbeats for twice this long is
 /// handed to another worker.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -67,7 +71,7 @@ impl JobQueue {
                     .context("job queue migrations (SQLite)")?;
                 let config = apalis_sqlite::Config::default()
                     .queue(QUEUE)
-                    .batch_size(64)
+                    .batch_size(BATCH)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(2);
                 Ok(JobQueue::Sqlite(
@@ -82,7 +86,7 @@ impl JobQueue {
                     .context("job queue migrations (PostgreSQL)")?;
                 let config = apalis_postgres::Config::default()
                     .queue(QUEUE)
-                    .batch_size(64)
+                    .batch_size(BATCH)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(2);
                 Ok(JobQueue::Postgres(
@@ -95,39 +99,58 @@ impl JobQueue {
     /// Queues the expiry of `session` at `deadline`. Pushing the same session
     /// twice queues one job.
     pub async fn push(&self, session: SessionId, deadline: DateTime<Utc>) -> anyhow::Result<()> {
-        let job = ExpiryJob {
-            session,
-            deadline_ms: deadline.timestamp_millis(),
-        };
-        let due = deadline - chrono::Duration::from_std(LEAD).unwrap_or_default();
-        let task = TaskBuilder::new(job)
-            .run_at_timestamp(u64::try_from(due.timestamp()).unwrap_or_default())
-            .idempotency_key(session.to_string())
-            .max_attempts(MAX_ATTEMPTS)
-            .build();
+        self.push_many(&[(session, deadline)]).await
+    }
+
+    /// Queues several expiries in one transaction.
+    pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
+        let tasks: Vec<_> = expiries
+            .iter()
+            .map(|&(session, deadline)| {
+                let job = ExpiryJob {
+                    session,
+                    deadline_ms: deadline.timestamp_millis(),
+                };
+                let due = deadline - chrono::Duration::from_std(LEAD).unwrap_or_default();
+                TaskBuilder::new(job)
+                    .run_at_timestamp(u64::try_from(due.timestamp()).unwrap_or_default())
+                    .idempotency_key(session.to_string())
+                    .max_attempts(MAX_ATTEMPTS)
+                    .build()
+            })
+            .collect();
+        let tasks = futures::stream::iter(tasks);
         match self {
-            JobQueue::Sqlite(s) => s.clone().push_task(task).await.context("queue expiry")?,
-            JobQueue::Postgres(s) => s.clone().push_task(task).await.context("queue expiry")?,
+            JobQueue::Sqlite(s) => s.clone().push_all(tasks).await.context("queue expiry")?,
+            JobQueue::Postgres(s) => s.clone().push_all(tasks).await.context("queue expiry")?,
         }
         Ok(())
     }
 }
 
-/// The gate's [`ExpiryScheduler`]: every pending session gets a job.
+/// The gate's [`ExpiryScheduler`]: every pending session gets a job. The
+/// jobs of connects that arrive together are pushed in one transaction
+/// (each connect still waits until its own job is stored).
 pub struct QueueScheduler {
-    queue: JobQueue,
+    jobs: Group<(SessionId, DateTime<Utc>), anyhow::Error>,
 }
 
 impl QueueScheduler {
+    /// Must be called within the runtime that will run the pushes.
     pub fn new(queue: JobQueue) -> Self {
-        QueueScheduler { queue }
+        QueueScheduler {
+            jobs: Group::start(move |expiries: Arc<Vec<(SessionId, DateTime<Utc>)>>| {
+                let queue = queue.clone();
+                async move { queue.push_many(&expiries).await }
+            }),
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl ExpiryScheduler for QueueScheduler {
     async fn schedule(&self, id: SessionId, at: DateTime<Utc>) -> anyhow::Result<()> {
-        self.queue.push(id, at).await
+        self.jobs.append((id, at)).await
     }
 }
 

@@ -85,13 +85,25 @@ impl Gate {
         let store = self.store();
         let now = Utc::now();
 
+        // What decides the connect, read side by side: the session already
+        // at this address, a ban covering the caller, and the account.
+        let banned = async {
+            match ev.caller_id.ip() {
+                Some(ip) => ban_in_force(store.as_ref(), ip, now).await,
+                None => Ok(None),
+            }
+        };
+        let (existing, banned, account) = tokio::join!(
+            store.open_session_at(&ev.router, &ev.account, ev.remote_address),
+            banned,
+            store.account(&ev.router, &ev.account),
+        );
+        let (existing, banned, account) = (existing?, banned?, account?);
+
         // The router retries an up event when it missed our answer: the same
         // tunnel address of the same account from the same caller is the same
         // PPP session, while it is pending or within the retry window.
-        if let Some(existing) = store
-            .open_session_at(&ev.router, &ev.account, ev.remote_address)
-            .await?
-        {
+        if let Some(existing) = existing {
             let retry = existing.state == SessionState::Pending
                 || now - existing.created_at < DUPLICATE_WINDOW;
             if retry && existing.caller_id == ev.caller_id {
@@ -106,25 +118,23 @@ impl Gate {
             }
         }
 
-        if let Some(ip) = ev.caller_id.ip() {
-            if let Some(ban) = ban_in_force(store.as_ref(), ip, now).await? {
-                self.kick_client(router, &ev.account, ev.remote_address, None)
-                    .await;
-                self.audit_refusal(&ev, "banned").await?;
-                return Ok(ConnectOutcome::Banned(ban));
-            }
-            if self
-                .config()
-                .policy
-                .trusted_networks
-                .iter()
-                .any(|n| n.contains(&ip))
-            {
-                return self.allow_trusted(router, &ev).await;
-            }
+        if let Some(ban) = banned {
+            self.kick_client(router, &ev.account, ev.remote_address, None)
+                .await;
+            self.audit_refusal(&ev, "banned").await?;
+            return Ok(ConnectOutcome::Banned(ban));
+        }
+        let trusted = &self.config().policy.trusted_networks;
+        if let Some(ip) = ev.caller_id.ip()
+            && trusted.iter().any(|n| n.contains(&ip))
+        {
+            return self.allow_trusted(router, &ev).await;
         }
 
-        let account = store.ensure_account(&ev.router, &ev.account).await?;
+        let account = match account {
+            Some(account) => account,
+            None => store.ensure_account(&ev.router, &ev.account).await?,
+        };
         if account.locked {
             self.kick_client(router, &ev.account, ev.remote_address, None)
                 .await;
@@ -304,22 +314,25 @@ impl Gate {
             timeout: self.config().policy.max_session,
             comment: Some(super::tag("permit", id)),
         };
-        self.apply(
-            router,
-            "permit add",
-            Some(id),
-            router.gateway.add_address(&entry),
-        )
-        .await;
-        self.apply(
-            router,
-            "sandbox remove",
-            Some(id),
-            router
-                .gateway
-                .remove_address(&router.config.sandbox_list, IpNet::from(address)),
-        )
-        .await;
+        // Queued together, the two go to the router in one exec, the add
+        // first, so that a working router never leaves the client in
+        // neither list.
+        tokio::join!(
+            self.apply(
+                router,
+                "permit add",
+                Some(id),
+                router.gateway.add_address(&entry),
+            ),
+            self.apply(
+                router,
+                "sandbox remove",
+                Some(id),
+                router
+                    .gateway
+                    .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+            ),
+        );
     }
 
     async fn audit_refusal(&self, ev: &Connect, why: &str) -> Result<(), GateError> {

@@ -91,6 +91,11 @@ impl Gate {
             return Ok(PressOutcome::NotPending(self.current_state(s.id).await?));
         };
         info!(session = %won.id, state = %won.state, by, "owner pressed It's me");
+        // The owner is waiting at the door: the router first, the audit row
+        // after (the decision itself is already stored).
+        if transition == Transition::Confirm {
+            self.permit(router, won.remote_address, won.id).await;
+        }
         self.audit_quietly(
             AuditEntry::new(&actor, format!("session.{}", won.state))
                 .router(&won.router)
@@ -99,9 +104,6 @@ impl Gate {
                 .session(won.id),
         )
         .await;
-        if transition == Transition::Confirm {
-            self.permit(router, won.remote_address, won.id).await;
-        }
         self.spawn_edit(&won, outcome);
         Ok(match transition {
             Transition::Confirm => PressOutcome::Allowed(won),

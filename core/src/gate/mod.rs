@@ -212,17 +212,18 @@ impl Gate {
             address: Some(address),
             caller_id: None,
         };
-        self.apply(router, "disconnect", id, router.gateway.disconnect(&target))
-            .await;
-        self.apply(
-            router,
-            "sandbox remove",
-            id,
-            router
-                .gateway
-                .remove_address(&router.config.sandbox_list, IpNet::from(address)),
-        )
-        .await;
+        // Queued together, they reach the router in one exec, in order.
+        tokio::join!(
+            self.apply(router, "disconnect", id, router.gateway.disconnect(&target)),
+            self.apply(
+                router,
+                "sandbox remove",
+                id,
+                router
+                    .gateway
+                    .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+            ),
+        );
     }
 }
 

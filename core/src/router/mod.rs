@@ -78,7 +78,9 @@ pub struct PppMatch {
 impl PppMatch {
     /// Whether `session` is one this match names.
     pub fn matches(&self, session: &PppSession) -> bool {
-        self.name.as_ref().is_none_or(|n| n.as_str() == session.name)
+        self.name
+            .as_ref()
+            .is_none_or(|n| n.as_str() == session.name)
             && self.address.is_none_or(|a| session.address == Some(a))
             && self.caller_id.is_none_or(|c| {
                 session

@@ -18,6 +18,7 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 
+pub mod group;
 mod postgres;
 mod sql;
 mod sqlite;

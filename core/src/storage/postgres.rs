@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, ban_filter, impl_store,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
     is_unique_violation, ms, parsed, session_columns, session_filter,
 };
 use super::{
@@ -20,6 +21,9 @@ use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition
 
 pub struct PgStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL serves reads beside writes itself.
+    reads: PgPool,
+    audits: Group<AuditEntry>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -44,7 +48,11 @@ impl PgStore {
         // The job queue keeps its own migrations in the same database.
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            reads: pool.clone(),
+            audits: audit_group!(sqlx::Postgres, pool),
+            pool,
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

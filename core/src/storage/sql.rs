@@ -236,14 +236,47 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
+/// The audit log's group writer for a pool of database `$db`: rows that
+/// arrive together are stored by one multi-row `INSERT`.
+macro_rules! audit_group {
+    ($db:ty, $pool:expr) => {{
+        let pool = $pool.clone();
+        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<AuditEntry>>| {
+            let pool = pool.clone();
+            async move {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO audit \
+                     (at, actor, action, router, account, address, session_id, detail) ",
+                );
+                insert.push_values(rows.iter(), |mut row, e| {
+                    row.push_bind($crate::storage::sql::ms(e.at))
+                        .push_bind(e.actor.clone())
+                        .push_bind(e.action.clone())
+                        .push_bind(e.router.clone())
+                        .push_bind(e.account.clone())
+                        .push_bind(e.address.clone())
+                        .push_bind(e.session_id.clone())
+                        .push_bind(e.detail.to_string());
+                });
+                insert.build().execute(&pool).await?;
+                Ok(())
+            }
+        })
+    }};
+}
+pub(super) use audit_group;
+
 pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
 }
 
-/// Implements [`super::Store`] for a struct with a `pool` field of a concrete
-/// sqlx pool type. The body is the same for every backend; only the pool's
-/// type differs, which is exactly what sqlx's generics need to see.
+/// Implements [`super::Store`] for a struct with `pool`, `reads` and `audits`
+/// (an [`audit_group`]) fields of
+/// a concrete sqlx pool type: writes (and anything that must see its own
+/// writes at once) go to `pool`, plain reads to `reads`, which may be the
+/// same pool. The body is the same for every backend; only the pool's type
+/// differs, which is exactly what sqlx's generics need to see.
 macro_rules! impl_store {
     ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal) => {
         #[async_trait::async_trait]
@@ -311,7 +344,7 @@ macro_rules! impl_store {
                 )
                 .bind(router.as_str())
                 .bind(name.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await?;
                 row.map(Account::try_from).transpose()
             }
@@ -369,7 +402,7 @@ macro_rules! impl_store {
                      WHERE owner_tg_id = $1 ORDER BY router, name",
                 )
                 .bind(owner_tg_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
                 rows.into_iter().map(Account::try_from).collect()
             }
@@ -431,7 +464,7 @@ macro_rules! impl_store {
                 );
                 let row: Option<SessionRow> = sqlx::query_as(sql)
                     .bind(id.to_string())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reads)
                     .await?;
                 row.map(Session::try_from).transpose()
             }
@@ -450,7 +483,7 @@ macro_rules! impl_store {
                 let row: Option<SessionRow> = sqlx::query_as(sql)
                     .bind(router.as_str())
                     .bind(account.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reads)
                     .await?;
                 row.map(Session::try_from).transpose()
             }
@@ -473,7 +506,7 @@ macro_rules! impl_store {
                     .bind(router.as_str())
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.reads)
                     .await?;
                 row.map(Session::try_from).transpose()
             }
@@ -534,7 +567,7 @@ macro_rules! impl_store {
                 );
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(owner_tg_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
             }
@@ -553,7 +586,7 @@ macro_rules! impl_store {
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(state.as_str())
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
             }
@@ -572,7 +605,7 @@ macro_rules! impl_store {
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(ms(before))
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
             }
@@ -589,7 +622,7 @@ macro_rules! impl_store {
                 );
                 let rows: Vec<SessionRow> = sqlx::query_as(sql)
                     .bind(router.as_str())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
             }
@@ -622,7 +655,7 @@ macro_rules! impl_store {
                     sqlx::query_as("SELECT COUNT(*) FROM strikes WHERE caller_id = $1 AND at >= $2")
                         .bind(caller_id.to_string())
                         .bind(ms(since))
-                        .fetch_one(&self.pool)
+                        .fetch_one(&self.reads)
                         .await?;
                 Ok(n)
             }
@@ -652,7 +685,7 @@ macro_rules! impl_store {
                      WHERE lifted_at IS NULL AND until > $1 ORDER BY id",
                 )
                 .bind(ms(now))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
                 rows.into_iter().map(Ban::try_from).collect()
             }
@@ -680,7 +713,7 @@ macro_rules! impl_store {
             async fn count_bans(&self, network: ipnet::IpNet) -> Result<i64, StoreError> {
                 let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM bans WHERE network = $1")
                     .bind(network.to_string())
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.reads)
                     .await?;
                 Ok(n)
             }
@@ -749,22 +782,7 @@ macro_rules! impl_store {
             }
 
             async fn audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO audit \
-                     (at, actor, action, router, account, address, session_id, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(ms(e.at))
-                .bind(&e.actor)
-                .bind(&e.action)
-                .bind(&e.router)
-                .bind(&e.account)
-                .bind(&e.address)
-                .bind(&e.session_id)
-                .bind(e.detail.to_string())
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.audits.append(e.clone()).await
             }
 
             async fn audit_log(&self, f: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
@@ -786,7 +804,7 @@ macro_rules! impl_store {
                 .bind(f.until.map(ms))
                 .bind(f.before_id)
                 .bind(if f.limit > 0 { f.limit } else { 100 })
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
                 rows.into_iter().map(AuditRecord::try_from).collect()
             }
@@ -818,7 +836,7 @@ macro_rules! impl_store {
                     .bind(f.network.map(|m| m.candidates()))
                     .bind(if f.limit > 0 { f.limit } else { 100 })
                     .bind(f.offset.max(0))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Ban::try_from).collect()
             }
@@ -828,7 +846,7 @@ macro_rules! impl_store {
                 let (n,): (i64,) = sqlx::query_as(sql)
                     .bind(f.active_at.map(ms))
                     .bind(f.network.map(|m| m.candidates()))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.reads)
                     .await?;
                 Ok(n)
             }
@@ -839,7 +857,7 @@ macro_rules! impl_store {
                      lifted_at, lifted_by FROM bans WHERE id = $1",
                 )
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reads)
                 .await?;
                 row.map(Ban::try_from).transpose()
             }
@@ -859,7 +877,7 @@ macro_rules! impl_store {
                     .bind(f.open.then_some(true))
                     .bind(if f.limit > 0 { f.limit } else { 100 })
                     .bind(f.offset.max(0))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.reads)
                     .await?;
                 rows.into_iter().map(Session::try_from).collect()
             }
@@ -871,7 +889,7 @@ macro_rules! impl_store {
                     .bind(f.router.as_ref().map(|r| r.as_str()))
                     .bind(f.account.as_ref().map(|a| a.as_str()))
                     .bind(f.open.then_some(true))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.reads)
                     .await?;
                 Ok(n)
             }
@@ -897,7 +915,7 @@ macro_rules! impl_store {
                 .bind(router.map(|r| r.as_str()))
                 .bind(limit.max(0))
                 .bind(offset.max(0))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await?;
                 rows.into_iter().map(Account::try_from).collect()
             }
@@ -906,7 +924,7 @@ macro_rules! impl_store {
                 let (n,): (i64,) =
                     sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE ($1 IS NULL OR router = $1)")
                         .bind(router.map(|r| r.as_str()))
-                        .fetch_one(&self.pool)
+                        .fetch_one(&self.reads)
                         .await?;
                 Ok(n)
             }
@@ -958,7 +976,7 @@ macro_rules! impl_store {
                 let (queued, late): (i64, i64) = sqlx::query_as($jobs_sql)
                     .bind(queue)
                     .bind(due_before.timestamp())
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.reads)
                     .await?;
                 Ok((queued, late))
             }
@@ -966,7 +984,7 @@ macro_rules! impl_store {
             async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError> {
                 let rows: Vec<(String, i64)> =
                     sqlx::query_as("SELECT state, COUNT(*) FROM sessions GROUP BY state ORDER BY state")
-                        .fetch_all(&self.pool)
+                        .fetch_all(&self.reads)
                         .await?;
                 rows.into_iter()
                     .map(|(state, n)| Ok((parsed("sessions", "state", &state)?, n)))

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, ban_filter, impl_store,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
     is_unique_violation, ms, parsed, session_columns, session_filter,
 };
 use super::{
@@ -18,8 +19,16 @@ use super::{
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 
+/// Connections serving reads at once.
+const READERS: u32 = 4;
+
 pub struct SqliteStore {
+    /// The one connection that writes.
     pool: SqlitePool,
+    /// Connections that only read: in WAL mode they never wait for the
+    /// writer, nor it for them.
+    reads: SqlitePool,
+    audits: Group<AuditEntry>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -40,15 +49,31 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        // One writing connection: SQLite runs one writer at a time anyway,
+        // and a second connection waiting for the write lock sleeps in
+        // SQLite's busy handler (1 ms, then 2, 5, 10 …) instead of queueing
+        // in order, which under a burst of connects turned sub-millisecond
+        // writes into waits of hundreds of milliseconds. Reads go to their
+        // own connections, so they neither wait behind writes nor hold them
+        // up. Other processes on the same file wait through `busy_timeout`.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
         let mut migrator = sqlx::migrate!("./migrations/sqlite");
         // The job queue keeps its own migrations in the same database.
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let reads = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options)
+            .await?;
+        let audits = audit_group!(sqlx::Sqlite, pool);
+        Ok(SqliteStore {
+            pool,
+            reads,
+            audits,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {

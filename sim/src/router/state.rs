@@ -314,11 +314,8 @@ mod tests {
         )
         .unwrap();
         s.reboot();
-        let left: Vec<String> = s
-            .entries(Family::V4)
-            .iter()
-            .map(|e| e.address_text())
-            .collect();
+        s.purge();
+        let left: Vec<String> = s.entries.iter().map(|e| e.address_text()).collect();
         assert_eq!(left, vec!["10.0.0.5"]);
     }
 }

@@ -3,12 +3,16 @@
 //! router client parses `terse` and `as-value`, so those follow RouterOS
 //! byte for byte; the plain table is for people and only needs to look right.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
 use super::ast::{Cond, Expr, Op};
 use super::duration;
 use super::eval::same;
 use super::items;
 use super::menu::Menu;
-use super::state::RouterState;
+use super::state::{RouterState, show_address};
 
 pub(crate) struct Row {
     pub id: u32,
@@ -74,7 +78,18 @@ fn flags(pairs: &[(char, bool)]) -> String {
 /// which keeps a lookup in a table of thousands of entries cheap. It only
 /// narrows; the full condition is still matched on what is left.
 #[derive(Default)]
-pub(crate) struct Hint(Vec<(String, String)>);
+pub(crate) struct Hint(Vec<Want>);
+
+/// One `key=value` a row must have, with the value read as an address
+/// once, when it is one in the form RouterOS shows.
+struct Want {
+    key: String,
+    text: String,
+    /// As an address-list entry shows it (`10.0.0.5`, `10.0.0.0/24`).
+    net: Option<IpNet>,
+    /// As a PPP session shows its address.
+    ip: Option<IpAddr>,
+}
 
 impl Hint {
     pub fn of(cond: &Cond) -> Hint {
@@ -83,13 +98,34 @@ impl Hint {
         Hint(out)
     }
 
+    fn wants<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a Want> {
+        self.0.iter().filter(move |w| w.key == key)
+    }
+
     /// Whether an item whose property `key` reads `have` may match.
     fn allows(&self, key: &str, have: &str) -> bool {
-        self.0.iter().all(|(k, want)| k != key || same(have, want))
+        self.wants(key).all(|w| same(have, &w.text))
+    }
+
+    /// [`Hint::allows`] for an entry's address, compared as an address so
+    /// that thousands of entries are not formatted for one lookup.
+    fn allows_net(&self, key: &str, have: IpNet) -> bool {
+        self.wants(key).all(|w| match w.net {
+            Some(net) => net == have,
+            None => same(&show_address(&have), &w.text),
+        })
+    }
+
+    /// [`Hint::allows_net`] for a PPP session's address.
+    fn allows_ip(&self, key: &str, have: IpAddr) -> bool {
+        self.wants(key).all(|w| match w.ip {
+            Some(ip) => ip == have,
+            None => same(&have.to_string(), &w.text),
+        })
     }
 }
 
-fn collect(cond: &Cond, out: &mut Vec<(String, String)>) {
+fn collect(cond: &Cond, out: &mut Vec<Want>) {
     match cond {
         Cond::And(a, b) => {
             collect(a, out);
@@ -101,7 +137,20 @@ fn collect(cond: &Cond, out: &mut Vec<(String, String)>) {
             key,
             op: Op::Eq,
             value: Expr::Lit { text, quoted },
-        } if *quoted || !text.contains('/') => out.push((key.clone(), text.clone())),
+        } if *quoted || !text.contains('/') => {
+            // Only a value in the one form the router prints can be
+            // compared typed: `show_address` and `Display` are one-to-one.
+            let net = (text.parse::<IpNet>().ok())
+                .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+                .filter(|net| show_address(net) == *text);
+            let ip = (text.parse::<IpAddr>().ok()).filter(|ip| ip.to_string() == *text);
+            out.push(Want {
+                key: key.clone(),
+                text: text.clone(),
+                net,
+                ip,
+            });
+        }
         _ => {}
     }
 }
@@ -138,7 +187,7 @@ pub(crate) fn view_where(state: &mut RouterState, menu: Menu, hint: &Hint) -> Op
                 .filter(|e| {
                     e.family == family
                         && hint.allows("list", &e.list)
-                        && hint.allows("address", &e.address_text())
+                        && hint.allows_net("address", e.address)
                 })
                 .map(|e| {
                     let left = e.time_left(now);
@@ -195,7 +244,7 @@ pub(crate) fn view_where(state: &mut RouterState, menu: Menu, hint: &Hint) -> Op
                     service.is_none_or(|s| s == a.service)
                         && hint.allows("name", &a.name)
                         && hint.allows("caller-id", &a.caller_id)
-                        && hint.allows("address", &a.address.to_string())
+                        && hint.allows_ip("address", a.address)
                 })
                 .map(|a| {
                     let up = now.saturating_duration_since(a.started);

@@ -1,0 +1,132 @@
+//! Group commit for rows many tasks append at once (the audit log, the
+//! worker's expiry jobs). Each
+//! caller still waits until its own row is stored, so nothing is lost that
+//! a caller was told is written; but the rows that arrive while one insert
+//! runs go to the database together, as one multi-row `INSERT`. Under a
+//! burst of connects that turns a statement per row into a statement per
+//! burst, which is what the single SQLite writer needs to keep up.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// The most rows one write carries (SQLite allows 32,766 bound values; an
+/// audit row binds eight).
+pub const MAX_ROWS: usize = 256;
+
+/// The group's writer is gone (its runtime shut down).
+#[derive(Debug, thiserror::Error)]
+#[error("the group writer has stopped")]
+pub struct Stopped;
+
+impl From<Stopped> for StoreError {
+    fn from(_: Stopped) -> Self {
+        StoreError::Corrupt("group writer".into(), Stopped.to_string())
+    }
+}
+
+type Reply<E> = oneshot::Sender<Result<(), E>>;
+
+/// Appends rows of type `T` through a background task; `E` is the write's
+/// error.
+pub struct Group<T, E = StoreError> {
+    queue: mpsc::UnboundedSender<(T, Reply<E>)>,
+}
+
+impl<T: Send + Sync + 'static, E: From<Stopped> + Send + 'static> Group<T, E> {
+    /// Starts the task that writes with `write`, which is given one row or
+    /// many. If a batch fails, each of its rows is written alone, so every
+    /// caller gets its own row's outcome.
+    pub fn start<W, F>(write: W) -> Group<T, E>
+    where
+        W: Fn(Arc<Vec<T>>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<(), E>> + Send,
+    {
+        let (queue, mut inbox) = mpsc::unbounded_channel::<(T, Reply<E>)>();
+        tokio::spawn(async move {
+            let mut waiting = Vec::with_capacity(MAX_ROWS);
+            while inbox.recv_many(&mut waiting, MAX_ROWS).await > 0 {
+                let (rows, replies): (Vec<T>, Vec<Reply<E>>) = waiting.drain(..).unzip();
+                let rows = Arc::new(rows);
+                if rows.len() == 1 || write(rows.clone()).await.is_err() {
+                    let rows = Arc::into_inner(rows).expect("no other holder");
+                    for (row, reply) in rows.into_iter().zip(replies) {
+                        let _ = reply.send(write(Arc::new(vec![row])).await);
+                    }
+                    continue;
+                }
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        });
+        Group { queue }
+    }
+
+    /// Stores `row`; returns once it is committed.
+    pub async fn append(&self, row: T) -> Result<(), E> {
+        let (reply, stored) = oneshot::channel();
+        self.queue.send((row, reply)).map_err(|_| Stopped)?;
+        stored.await.map_err(|_| Stopped)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A group over a fake table that refuses the row 13, alone or in a
+    /// batch; returns the statements it ran, as the rows each stored.
+    async fn append_all(rows: std::ops::Range<u32>) -> (Vec<(u32, bool)>, Vec<Vec<u32>>) {
+        let writes: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+        let group: Arc<Group<u32>> = Arc::new(Group::start({
+            let writes = writes.clone();
+            move |rows: Arc<Vec<u32>>| {
+                let writes = writes.clone();
+                async move {
+                    tokio::task::yield_now().await;
+                    if rows.contains(&13) {
+                        return Err(StoreError::Corrupt("row".into(), "13".into()));
+                    }
+                    writes.lock().unwrap().push(rows.to_vec());
+                    Ok(())
+                }
+            }
+        }));
+        let mut calls = tokio::task::JoinSet::new();
+        for i in rows {
+            let group = group.clone();
+            calls.spawn(async move { (i, group.append(i).await.is_ok()) });
+        }
+        let results = calls.join_all().await;
+        let writes = writes.lock().unwrap().clone();
+        (results, writes)
+    }
+
+    #[tokio::test]
+    async fn rows_arriving_together_share_a_statement() {
+        let (results, writes) = append_all(20..60).await;
+        assert!(results.iter().all(|(_, ok)| *ok), "{results:?}");
+        let mut stored: Vec<u32> = writes.iter().flatten().copied().collect();
+        stored.sort_unstable();
+        assert_eq!(stored, (20..60).collect::<Vec<_>>());
+        // The first row goes alone; the rest queued behind it.
+        assert!(writes.len() < 40, "{writes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_is_retried_row_by_row_and_each_caller_hears_its_own() {
+        let (results, writes) = append_all(10..20).await;
+        for (i, ok) in results {
+            assert_eq!(ok, i != 13, "row {i}");
+        }
+        let mut stored: Vec<u32> = writes.iter().flatten().copied().collect();
+        stored.sort_unstable();
+        assert_eq!(stored, [10, 11, 12, 14, 15, 16, 17, 18, 19]);
+    }
+}
