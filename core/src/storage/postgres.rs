@@ -39,7 +39,11 @@ impl PgStore {
     }
 
     pub async fn open_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // Connections are kept open from the start: opening one costs a
+        // server process and a handshake, which a burst of connects right
+        // after start would otherwise wait for.
         let pool = PgPoolOptions::new()
+            .min_connections(8)
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
