@@ -238,7 +238,10 @@ async fn compat_disconnect_event(
 
 async fn connect(state: &ApiState, ev: Connect) -> Answered {
     let refused = |outcome, refusal: ApiError| Ok((outcome, refusal.into_response()));
-    match state.gate.connect(ev).await? {
+    let _turn = state.events.acquire().await.expect("never closed");
+    // Boxed, the decision's state is only allocated once its turn comes: a
+    // request waiting for one stays small.
+    match Box::pin(state.gate.connect(ev)).await? {
         ConnectOutcome::Pending(s) => Ok((EventOutcome::Pending, session_answer(&s))),
         ConnectOutcome::Duplicate(s) => Ok((EventOutcome::Duplicate, session_answer(&s))),
         ConnectOutcome::Allowed(s) => Ok((EventOutcome::Allowed, session_answer(&s))),
@@ -304,7 +307,8 @@ fn session_answer(s: &Session) -> Response {
 }
 
 async fn disconnect(state: &ApiState, ev: Disconnect) -> Answered {
-    let DisconnectOutcome { closed, .. } = state.gate.disconnect(ev).await?;
+    let _turn = state.events.acquire().await.expect("never closed");
+    let DisconnectOutcome { closed, .. } = Box::pin(state.gate.disconnect(ev)).await?;
     let answer = (
         StatusCode::OK,
         Json(json!({ "state": "closed", "session": closed.map(|s| s.id) })),

@@ -57,6 +57,16 @@ impl Shared {
         *self.latency.lock().expect("latency")
     }
 
+    /// Waits the configured latency. None configured is no wait at all: a
+    /// zero sleep still waits for the timer's next tick (up to a
+    /// millisecond), which would be the simulator's cost, not tgate's.
+    pub async fn stall(&self) {
+        let latency = self.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+    }
+
     pub fn record(&self, user: &str, channel: &'static str, text: &str) {
         self.log.lock().expect("command log").push(LoggedCommand {
             user: user.to_owned(),

@@ -237,7 +237,7 @@ impl russh::server::Handler for Connection {
         let handle = session.handle();
         let id = self.id;
         tokio::spawn(async move {
-            tokio::time::sleep(shared.latency()).await;
+            shared.stall().await;
             // A command whose connection died while the router stalled never runs.
             if !shared.is_live(id) {
                 return;
@@ -351,7 +351,7 @@ async fn shell(
                         let _ = handle.close(channel).await;
                         return;
                     }
-                    tokio::time::sleep(shared.latency()).await;
+                    shared.stall().await;
                     let mut out = String::new();
                     if !text.trim().is_empty() {
                         for l in run_script(&shared, write, &mut term, &text) {
