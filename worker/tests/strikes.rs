@@ -146,3 +146,32 @@ async fn blocked_connects_count_unless_the_same_caller_redials() {
     let attacker = "198.51.100.4".parse().unwrap();
     assert_eq!(h.store().count_strikes(&attacker, since).await.unwrap(), 1);
 }
+
+/// Strikes that land together (three sessions from one caller expiring in
+/// the same instant) ban the caller once, not once per strike that saw it
+/// unbanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strikes_landing_together_ban_once() {
+    let h = Harness::new(POLICY, "").await;
+    let caller = "203.0.113.30";
+    let mut sessions = Vec::new();
+    for i in 0..3u8 {
+        let account = format!("t{i}");
+        h.enroll(&account).await;
+        sessions.push(h.pending(&account, caller, &format!("10.10.7.{i}")).await);
+    }
+    let strike = |s| h.gate.strike(s, tgate_core::storage::StrikeKind::Expired);
+    let (a, b, c) = tokio::join!(
+        strike(&sessions[0]),
+        strike(&sessions[1]),
+        strike(&sessions[2])
+    );
+    let banned = [a.unwrap(), b.unwrap(), c.unwrap()]
+        .iter()
+        .filter(|ban| ban.is_some())
+        .count();
+    assert_eq!(banned, 1);
+    let bans = h.store().active_bans(chrono::Utc::now()).await.unwrap();
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert!(h.listed("tgate-ban", caller).is_some());
+}

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use tracing::warn;
 
 use crate::config::{Config, RouterAuth, RouterConfig};
-use crate::domain::{AccountName, Comment, RouterName, SessionId};
+use crate::domain::{AccountName, CallerId, Comment, RouterName, SessionId};
 use crate::router::ssh::{SshAuth, SshGateway, SshTarget};
 use crate::router::{Gateway, NewEntry, PppMatch, RouterError};
 use crate::storage::{AuditEntry, Store, StoreError};
@@ -72,7 +72,13 @@ pub struct Gate {
     /// until they expire.
     telegram: Option<Arc<Notifier>>,
     scheduler: Option<Arc<dyn ExpiryScheduler>>,
+    /// Strikes from one caller are judged one at a time (a caller hashes to
+    /// one of these), so that two strikes landing together cannot both find
+    /// the caller unbanned and ban it twice.
+    strike_locks: [tokio::sync::Mutex<()>; STRIKE_LOCKS],
 }
+
+const STRIKE_LOCKS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -109,6 +115,7 @@ impl Gate {
             routers,
             telegram: None,
             scheduler: None,
+            strike_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
         }
     }
 
@@ -140,6 +147,14 @@ impl Gate {
         self.routers
             .get(name)
             .ok_or_else(|| GateError::UnknownRouter(name.clone()))
+    }
+
+    /// The lock that orders the strikes of `caller`.
+    fn strike_lock(&self, caller: &CallerId) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        caller.hash(&mut hasher);
+        &self.strike_locks[(hasher.finish() % STRIKE_LOCKS as u64) as usize]
     }
 
     pub fn routers(&self) -> impl Iterator<Item = &RouterHandle> {

@@ -47,6 +47,8 @@ impl Gate {
         )
         .await;
 
+        // From here to the ban, one strike of this caller at a time.
+        let _judging = self.strike_lock(&s.caller_id).lock().await;
         if let Some(ip) = s.caller_id.ip()
             && ban_in_force(self.store().as_ref(), ip, now)
                 .await?
