@@ -314,25 +314,19 @@ impl Gate {
             timeout: self.config().policy.max_session,
             comment: Some(super::tag("permit", id)),
         };
-        // Queued together, the two go to the router in one exec, the add
-        // first, so that a working router never leaves the client in
-        // neither list.
-        tokio::join!(
-            self.apply(
-                router,
-                "permit add",
-                Some(id),
-                router.gateway.add_address(&entry),
-            ),
-            self.apply(
-                router,
+        // The add first, so that a working router never leaves the client
+        // in neither list.
+        let sandbox = &router.config.sandbox_list;
+        self.apply_pair(
+            router,
+            Some(id),
+            ("permit add", router.gateway.add_address(&entry)),
+            (
                 "sandbox remove",
-                Some(id),
-                router
-                    .gateway
-                    .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+                (router.gateway).remove_address(sandbox, IpNet::from(address)),
             ),
-        );
+        )
+        .await;
     }
 
     async fn audit_refusal(&self, ev: &Connect, why: &str) -> Result<(), GateError> {

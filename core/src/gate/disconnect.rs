@@ -64,22 +64,18 @@ impl Gate {
         // before tgate hears of it, and tgate may never have.
         let address = IpNet::from(ev.remote_address);
         let id = outcome.closed.as_ref().map(|s| s.id);
-        self.apply(
+        let (permit, sandbox) = (&router.config.permit_list, &router.config.sandbox_list);
+        self.apply_pair(
             router,
-            "permit remove",
             id,
-            router
-                .gateway
-                .remove_address(&router.config.permit_list, address),
-        )
-        .await;
-        self.apply(
-            router,
-            "sandbox remove",
-            id,
-            router
-                .gateway
-                .remove_address(&router.config.sandbox_list, address),
+            (
+                "permit remove",
+                router.gateway.remove_address(permit, address),
+            ),
+            (
+                "sandbox remove",
+                router.gateway.remove_address(sandbox, address),
+            ),
         )
         .await;
         Ok(outcome)

@@ -178,6 +178,25 @@ impl Gate {
         }
     }
 
+    /// Runs two router changes side by side: queued together, they reach
+    /// the router in one exec, `first` before `second`. Each failure is
+    /// handled as [`Gate::apply`] handles it.
+    async fn apply_pair<A, B, TA, TB>(
+        &self,
+        router: &RouterHandle,
+        session: Option<SessionId>,
+        first: (&str, A),
+        second: (&str, B),
+    ) where
+        A: std::future::Future<Output = Result<TA, RouterError>>,
+        B: std::future::Future<Output = Result<TB, RouterError>>,
+    {
+        tokio::join!(
+            self.apply(router, first.0, session, first.1),
+            self.apply(router, second.0, session, second.1),
+        );
+    }
+
     /// Logs and audits a router call that failed, for the operator to see.
     async fn router_failed(
         &self,
@@ -227,18 +246,17 @@ impl Gate {
             address: Some(address),
             caller_id: None,
         };
-        // Queued together, they reach the router in one exec, in order.
-        tokio::join!(
-            self.apply(router, "disconnect", id, router.gateway.disconnect(&target)),
-            self.apply(
-                router,
+        let sandbox = &router.config.sandbox_list;
+        self.apply_pair(
+            router,
+            id,
+            ("disconnect", router.gateway.disconnect(&target)),
+            (
                 "sandbox remove",
-                id,
-                router
-                    .gateway
-                    .remove_address(&router.config.sandbox_list, IpNet::from(address)),
+                (router.gateway).remove_address(sandbox, IpNet::from(address)),
             ),
-        );
+        )
+        .await;
     }
 }
 
