@@ -16,6 +16,11 @@ use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_in_force};
 use crate::telegram::{Lang, messages};
 
+/// Polls `future` once; whether it finished.
+async fn poll_once<F: std::future::Future<Output = ()>>(mut future: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
 /// How long after a connect the router may still be retrying its up event.
 /// RouterOS's `/tool fetch` gives up within seconds; a minute is generous.
 const DUPLICATE_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
@@ -172,8 +177,30 @@ impl Gate {
             match store.insert_pending(&new).await? {
                 Inserted::Created(session) => {
                     info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
-                    // The owner should wait for nothing else: the prompt
-                    // goes first, the bookkeeping and the router after it.
+                    // A permit entry for this address belongs to an earlier
+                    // PPP session (a lost down event); it would let this one
+                    // through unconfirmed, since the firewall accepts permit
+                    // before it drops sandbox.
+                    let permit = &router.config.permit_list;
+                    let address = IpNet::from(ev.remote_address);
+                    let sandbox = self.sandbox_entry(router, ev.remote_address, session.id);
+                    let hold = self.apply_pair(
+                        router,
+                        Some(session.id),
+                        (
+                            "permit remove",
+                            router.gateway.remove_address(permit, address),
+                        ),
+                        ("sandbox add", router.gateway.add_address(&sandbox)),
+                    );
+                    let mut hold = std::pin::pin!(hold);
+                    // Queue those two at the router before the prompt goes
+                    // out: the router runs commands in order, so the permit
+                    // of an "It's me" (or of fail_mode = "safe") can never
+                    // land before them and be undone by them. The owner
+                    // waits for nothing else; the bookkeeping and the
+                    // router's answer come after the prompt.
+                    let held = poll_once(hold.as_mut()).await;
                     self.spawn_prompt(session.clone(), lang);
                     store
                         .audit(
@@ -195,22 +222,9 @@ impl Gate {
                         // expires it; this only costs precision.
                         tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
                     }
-                    // A permit entry for this address belongs to an earlier
-                    // PPP session (a lost down event); it would let this one
-                    // through unconfirmed, since the firewall accepts permit
-                    // before it drops sandbox.
-                    tokio::join!(
-                        self.apply(
-                            router,
-                            "permit remove",
-                            Some(session.id),
-                            router.gateway.remove_address(
-                                &router.config.permit_list,
-                                IpNet::from(ev.remote_address)
-                            ),
-                        ),
-                        self.hold_in_sandbox(router, ev.remote_address, session.id),
-                    );
+                    if !held {
+                        hold.await;
+                    }
                     return Ok(ConnectOutcome::Pending(session));
                 }
                 Inserted::PendingExists(pending)

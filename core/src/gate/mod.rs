@@ -217,20 +217,14 @@ impl Gate {
         }
     }
 
-    async fn hold_in_sandbox(&self, router: &RouterHandle, address: IpAddr, id: SessionId) {
-        let entry = NewEntry {
+    /// The sandbox entry that holds a pending session's client.
+    fn sandbox_entry(&self, router: &RouterHandle, address: IpAddr, id: SessionId) -> NewEntry {
+        NewEntry {
             list: router.config.sandbox_list.clone(),
             address: IpNet::from(address),
             timeout: Some(self.config.policy.sandbox_timeout()),
             comment: Some(tag("sandbox", id)),
-        };
-        self.apply(
-            router,
-            "sandbox add",
-            Some(id),
-            router.gateway.add_address(&entry),
-        )
-        .await;
+        }
     }
 
     /// Disconnects the PPP session and lets go of its sandbox entry.
