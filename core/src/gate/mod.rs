@@ -74,11 +74,14 @@ pub struct Gate {
     scheduler: Option<Arc<dyn ExpiryScheduler>>,
     /// Strikes from one caller are judged one at a time (a caller hashes to
     /// one of these), so that two strikes landing together cannot both find
-    /// the caller unbanned and ban it twice.
+    /// the caller unbanned and ban it twice. Enough of them that callers
+    /// rarely share one: a judgement holds its lock across the ban's router
+    /// commands, and a storm's thousand callers must not queue behind each
+    /// other.
     strike_locks: [tokio::sync::Mutex<()>; STRIKE_LOCKS],
 }
 
-const STRIKE_LOCKS: usize = 64;
+const STRIKE_LOCKS: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
