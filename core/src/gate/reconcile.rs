@@ -63,14 +63,19 @@ impl Gate {
         let gw = &handle.gateway;
         let mut report = ReconcileReport::default();
 
-        // Read the router first. A PPP session is in /ppp active before its
-        // up event is sent, so a session created before this read and
-        // missing from it is gone; one created after may just be new.
-        let read_at = Utc::now();
-        let active = gw.active_sessions().await?;
+        // Read the router first: the lists, then /ppp active. A client is
+        // in /ppp active before its on-up script adds its sandbox entry, so
+        // every entry listed here whose client is still up is in the active
+        // read after it, and is kept; read the other way round, a client
+        // dialling in between the two reads lost its fresh sandbox entry.
+        // A PPP session is in /ppp active before its up event is sent, so a
+        // session created before the active read and missing from it is
+        // gone; one created after may just be new.
         let sandbox = gw.list_addresses(&handle.config.sandbox_list).await?;
         let permit = gw.list_addresses(&handle.config.permit_list).await?;
         let banned = gw.list_addresses(&handle.config.ban_list).await?;
+        let read_at = Utc::now();
+        let active = gw.active_sessions().await?;
         let now = Utc::now();
         let sessions = self.store().open_sessions_of_router(router).await?;
         let bans = self.store().active_bans(now).await?;

@@ -1,8 +1,8 @@
 //! Group commit for rows many tasks append at once (the audit log, the
-//! worker's expiry jobs). Each
-//! caller still waits until its own row is stored, so nothing is lost that
-//! a caller was told is written; but the rows that arrive while one insert
-//! runs go to the database together, as one multi-row `INSERT`. Under a
+//! worker's expiry jobs). Each caller still waits until its own row is
+//! stored, so nothing is lost that a caller was told is written; but the
+//! rows that arrive while one write runs go to the database together, as
+//! one multi-row `INSERT` or one transaction. Under a
 //! burst of connects that turns a statement per row into a statement per
 //! burst, which is what the single SQLite writer needs to keep up.
 

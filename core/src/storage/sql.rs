@@ -271,9 +271,8 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
-/// Implements [`super::Store`] for a struct with `pool`, `reads` and `audits`
-/// (an [`audit_group`]) fields of
-/// a concrete sqlx pool type: writes (and anything that must see its own
+/// Implements [`super::Store`] for a struct with `pool` and `reads` fields of
+/// a concrete sqlx pool type and an `audits` [`audit_group`]: writes (and anything that must see its own
 /// writes at once) go to `pool`, plain reads to `reads`, which may be the
 /// same pool. The body is the same for every backend; only the pool's type
 /// differs, which is exactly what sqlx's generics need to see.
