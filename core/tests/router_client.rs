@@ -53,6 +53,20 @@ fn entry(address: &str, timeout: Option<Duration>, comment: Option<&str>) -> New
     }
 }
 
+/// Alice (L2TP from 203.0.113.7) and Bob (SSTP from 203.0.113.8) connect;
+/// returns their tunnel addresses.
+async fn alice_and_bob_dial_in(sim: &RouterSim) -> (IpAddr, IpAddr) {
+    let alice: IpAddr = "10.10.0.5".parse().unwrap();
+    let bob: IpAddr = "10.10.0.6".parse().unwrap();
+    sim.connect_ppp("alice", "l2tp", "203.0.113.7", alice)
+        .await
+        .unwrap();
+    sim.connect_ppp("bob", "sstp", "203.0.113.8", bob)
+        .await
+        .unwrap();
+    (alice, bob)
+}
+
 /// Adds, lists and removes one entry, checking the router's own view and the
 /// client's at each step.
 async fn round_trip(sim: &RouterSim, gateway: &SshGateway, address: &str, shown_as: &str) {
@@ -487,14 +501,7 @@ async fn a_refusing_router_is_unreachable_and_not_hammered() {
 async fn ppp_sessions_are_found_and_disconnected() {
     let sim = start_sim().await;
     let gateway = admin(&sim);
-    let alice: IpAddr = "10.10.0.5".parse().unwrap();
-    let bob: IpAddr = "10.10.0.6".parse().unwrap();
-    sim.connect_ppp("alice", "l2tp", "203.0.113.7", alice)
-        .await
-        .unwrap();
-    sim.connect_ppp("bob", "sstp", "203.0.113.8", bob)
-        .await
-        .unwrap();
+    let (alice, bob) = alice_and_bob_dial_in(&sim).await;
 
     let sessions = gateway.active_sessions().await.unwrap();
     assert_eq!(sessions.len(), 2, "{sessions:?}");
@@ -593,14 +600,7 @@ async fn the_router_receives_only_well_formed_commands() {
 async fn queued_calls_share_one_exec_and_keep_their_own_answers() {
     let sim = start_sim().await;
     let gateway = std::sync::Arc::new(admin(&sim));
-    let alice: IpAddr = "10.10.0.5".parse().unwrap();
-    let bob: IpAddr = "10.10.0.6".parse().unwrap();
-    sim.connect_ppp("alice", "l2tp", "203.0.113.7", alice)
-        .await
-        .unwrap();
-    sim.connect_ppp("bob", "sstp", "203.0.113.8", bob)
-        .await
-        .unwrap();
+    let (alice, bob) = alice_and_bob_dial_in(&sim).await;
     sim.add_entry("tgate-permit", "10.10.0.9", None, None);
     gateway.identity().await.unwrap();
     sim.clear_command_log();

@@ -96,13 +96,8 @@ impl JobQueue {
         }
     }
 
-    /// Queues the expiry of `session` at `deadline`. Pushing the same session
-    /// twice queues one job.
-    pub async fn push(&self, session: SessionId, deadline: DateTime<Utc>) -> anyhow::Result<()> {
-        self.push_many(&[(session, deadline)]).await
-    }
-
-    /// Queues several expiries in one transaction.
+    /// Queues the expiry of each session at its deadline, in one
+    /// transaction. Pushing the same session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
         let tasks: Vec<_> = expiries
             .iter()

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_in_force};
-use crate::telegram::{Lang, messages};
+use crate::telegram::messages;
 
 /// Polls `future` once; whether it finished.
 async fn poll_once<F: std::future::Future<Output = ()>>(mut future: std::pin::Pin<&mut F>) -> bool {
@@ -166,9 +166,7 @@ impl Gate {
             return Ok(ConnectOutcome::Unenrolled { first_time });
         };
 
-        let lang: Lang = (account.language.as_deref())
-            .and_then(|l| l.parse().ok())
-            .unwrap_or_default();
+        let lang = super::telegram::owner_lang(&account);
         let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
             .unwrap_or(chrono::Duration::MAX);
         let new = ev.session(Some(chat), now, now + timeout);

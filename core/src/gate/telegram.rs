@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use super::Gate;
 use crate::config::FailMode;
 use crate::domain::{SessionState, Transition};
-use crate::storage::{AuditEntry, Session};
+use crate::storage::{Account, AuditEntry, Session};
 use crate::telegram::Lang;
 use crate::telegram::messages::{self, Outcome};
 
@@ -20,7 +20,7 @@ impl Gate {
     /// The language of the account's owner.
     pub(super) async fn lang_of(&self, s: &Session) -> Lang {
         match self.store().account(&s.router, &s.account).await {
-            Ok(Some(a)) => a.language.and_then(|l| l.parse().ok()).unwrap_or_default(),
+            Ok(Some(a)) => owner_lang(&a),
             _ => Lang::default(),
         }
     }
@@ -105,7 +105,7 @@ impl Gate {
         let s = s.clone();
         tokio::spawn(async move {
             let lang = match store.account(&s.router, &s.account).await {
-                Ok(Some(a)) => a.language.and_then(|l| l.parse().ok()).unwrap_or_default(),
+                Ok(Some(a)) => owner_lang(&a),
                 _ => Lang::default(),
             };
             if let Err(e) = tg
@@ -139,6 +139,14 @@ impl Gate {
             warn!(error = %e, "audit write failed");
         }
     }
+}
+
+/// The language an account's owner chose (the default when none, or one
+/// this build no longer knows).
+pub(super) fn owner_lang(account: &Account) -> Lang {
+    (account.language.as_deref())
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_default()
 }
 
 /// What a decided session's prompt should say.

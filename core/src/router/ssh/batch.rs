@@ -66,7 +66,7 @@ pub(super) fn script(marker: &str, items: &[Item<'_>]) -> String {
 /// when the next marker follows it, so output cut short by a dying session
 /// is never mistaken for a command's complete silence.
 pub(super) fn split(marker: &str, count: usize, output: &str) -> Vec<Part> {
-    let mut parts: Vec<Part> = (0..count).map(|_| Part::Missing).collect();
+    let mut parts = vec![Part::Missing; count];
     // The command whose output is being read, and what it printed so far.
     let mut current: Option<(usize, String, bool)> = None;
     let mut expected = 0;
@@ -103,12 +103,14 @@ pub(super) fn split(marker: &str, count: usize, output: &str) -> Vec<Part> {
                     *failed = true;
                     text.clear();
                 }
-                _ => return damaged(count),
+                _ => return vec![Part::Missing; count],
             }
             continue;
         }
+        // Markers out of order: nothing in the output can be placed with
+        // certainty, so every command runs again alone.
         if rest.parse() != Ok(expected) || expected >= count {
-            return damaged(count);
+            return vec![Part::Missing; count];
         }
         finish(&mut parts, current.take());
         current = Some((expected, String::new(), false));
@@ -117,12 +119,6 @@ pub(super) fn split(marker: &str, count: usize, output: &str) -> Vec<Part> {
     // No end marker: the command in hand may have been cut off, so it
     // stays missing with every one after it.
     parts
-}
-
-/// Markers out of order: nothing in the output can be placed with
-/// certainty, so every command runs again alone.
-fn damaged(count: usize) -> Vec<Part> {
-    (0..count).map(|_| Part::Missing).collect()
 }
 
 #[cfg(test)]
