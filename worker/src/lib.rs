@@ -21,7 +21,7 @@ mod queue;
 mod retry;
 
 pub use expiry::sweep;
-pub use queue::{ExpiryJob, JobQueue, QueueScheduler, scheduler};
+pub use queue::{ExpiryJob, JobQueue, QueueScheduler, prune, scheduler};
 pub use retry::{RetryingGateway, retrying_gateways};
 
 /// Expiry jobs one worker runs at once. Each mostly sleeps until its
@@ -62,6 +62,11 @@ pub async fn run(
                 }
                 if let Err(e) = sweep(&gate).await {
                     warn!(error = %e, "sweep failed");
+                }
+                match queue::prune(gate.store()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(deleted = n, "finished expiry jobs pruned"),
+                    Err(e) => warn!(error = %e, "pruning finished jobs failed"),
                 }
             }
         }

@@ -5,7 +5,8 @@ mod common;
 
 use common::{Harness, OWNER, eventually};
 use tgate_core::domain::SessionState;
-use tgate_core::gate::PressOutcome;
+use tgate_core::gate::{EXPIRY_QUEUE, PressOutcome};
+use tgate_core::storage::BackendPool;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_nobody_confirms_expires_at_its_deadline() {
@@ -112,4 +113,92 @@ async fn the_sweep_expires_a_session_whose_job_was_lost() {
     assert_eq!(h.state(&s).await, SessionState::Expired);
     assert!(!h.connected("alice"));
     assert_eq!(tgate_worker::sweep(&h.gate).await.unwrap(), 0);
+}
+
+/// Rows in the job queue's table, finished or not.
+async fn job_rows(h: &Harness) -> i64 {
+    match h.store().backend_pool() {
+        BackendPool::Sqlite(pool) => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        BackendPool::Postgres(pool) => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finished_jobs_are_pruned_and_waiting_ones_kept() {
+    let mut h = Harness::new(r#"confirm_timeout = "1s""#, "").await;
+    h.start_worker();
+    h.enroll("alice").await;
+    h.enroll("bob").await;
+    let alice = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+    eventually("alice's session expires", || async {
+        h.state(&alice).await == SessionState::Expired
+    })
+    .await;
+    let bob = h.pending("bob", "203.0.113.8", "10.10.0.6").await;
+
+    // Everything finished until a minute from now: alice's job, once the
+    // worker has recorded it as done; bob's is still waiting.
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let pruned = std::sync::atomic::AtomicU64::new(0);
+    eventually("alice's finished job is deleted", || async {
+        let n = h
+            .store()
+            .prune_finished_jobs(EXPIRY_QUEUE, later)
+            .await
+            .unwrap();
+        pruned.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n == 1
+    })
+    .await;
+    assert_eq!(job_rows(&h).await, 1, "bob's job stays");
+    let (unfinished, _) = h
+        .store()
+        .expiry_jobs(EXPIRY_QUEUE, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(unfinished, 1);
+
+    // The worker's own pruning keeps what finished within the last minute.
+    eventually("bob's session expires", || async {
+        h.state(&bob).await == SessionState::Expired
+    })
+    .await;
+    assert_eq!(tgate_worker::prune(h.store()).await.unwrap(), 0);
+    assert_eq!(job_rows(&h).await, 1);
+    h.stop_worker().await;
+}
+
+/// SQLite plans apalis's acknowledgement (an `UPDATE … FROM json_each(?)`
+/// limited to the worker's jobs) as a look-up per acknowledged task, not a
+/// walk over every job the worker ever ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_acknowledges_jobs_by_id() {
+    let h = Harness::new("", "").await;
+    let BackendPool::Sqlite(pool) = h.store().backend_pool() else {
+        return; // PostgreSQL plans from its own statistics.
+    };
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN \
+         WITH j AS (SELECT value ->> 'task_id' AS task_id, value ->> 'status' AS status \
+                    FROM json_each(?1)) \
+         UPDATE Jobs SET status = j.status FROM j \
+         WHERE Jobs.id = j.task_id AND Jobs.lock_by = ?2",
+    )
+    .bind("[]")
+    .bind("worker")
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let steps: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].starts_with("SCAN json_each"), "{steps:?}");
+    assert!(
+        steps[1].starts_with("SEARCH Jobs USING INDEX sqlite_autoindex_Jobs_1 (id=?)"),
+        "{steps:?}"
+    );
 }

@@ -277,7 +277,7 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// same pool. The body is the same for every backend; only the pool's type
 /// differs, which is exactly what sqlx's generics need to see.
 macro_rules! impl_store {
-    ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal) => {
+    ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal, prune_jobs_sql = $prune_jobs_sql:literal) => {
         #[async_trait::async_trait]
         impl $crate::storage::Store for $store {
             fn backend(&self) -> &'static str {
@@ -978,6 +978,19 @@ macro_rules! impl_store {
                     .fetch_one(&self.reads)
                     .await?;
                 Ok((queued, late))
+            }
+
+            async fn prune_finished_jobs(
+                &self,
+                queue: &str,
+                finished_before: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query($prune_jobs_sql)
+                    .bind(queue)
+                    .bind(finished_before.timestamp())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError> {

@@ -58,6 +58,7 @@ impl SqliteStore {
         // up. Other processes on the same file wait through `busy_timeout`.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let mut migrator = sqlx::migrate!("./migrations/sqlite");
@@ -66,6 +67,7 @@ impl SqliteStore {
         migrator.run(&pool).await?;
         let reads = SqlitePoolOptions::new()
             .max_connections(READERS)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let audits = audit_group!(sqlx::Sqlite, pool);
@@ -90,5 +92,7 @@ impl_store!(
     SqliteStore,
     "sqlite",
     jobs_sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN run_at < $2 THEN 1 ELSE 0 END), 0) \
-                FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')"
+                FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
+    prune_jobs_sql = "DELETE FROM Jobs WHERE job_type = $1 AND done_at < $2 \
+                      AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))"
 );
