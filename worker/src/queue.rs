@@ -181,11 +181,26 @@ async fn describe_sqlite_jobs(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes the jobs that finished more than [`KEEP_FINISHED`] ago; returns
-/// how many.
+/// Finished jobs one statement deletes: a backlog (a database from before
+/// tgate pruned, or a worker that was down) goes in statements short enough
+/// that connects' writes interleave with them.
+const PRUNE_CHUNK: i64 = 2_000;
+
+/// Deletes the jobs that finished more than [`KEEP_FINISHED`] ago, a chunk
+/// at a time; returns how many.
 pub async fn prune(store: &Arc<dyn Store>) -> anyhow::Result<u64> {
     let before = Utc::now() - chrono::Duration::from_std(KEEP_FINISHED).unwrap_or_default();
-    Ok(store.prune_finished_jobs(QUEUE, before).await?)
+    let mut deleted = 0;
+    loop {
+        let n = store
+            .prune_finished_jobs(QUEUE, before, PRUNE_CHUNK)
+            .await?;
+        deleted += n;
+        if n < PRUNE_CHUNK as u64 {
+            return Ok(deleted);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The gate's [`ExpiryScheduler`]: every pending session gets a job. The

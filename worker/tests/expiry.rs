@@ -149,7 +149,7 @@ async fn finished_jobs_are_pruned_and_waiting_ones_kept() {
     eventually("alice's finished job is deleted", || async {
         let n = h
             .store()
-            .prune_finished_jobs(EXPIRY_QUEUE, later)
+            .prune_finished_jobs(EXPIRY_QUEUE, later, 100)
             .await
             .unwrap();
         pruned.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n == 1

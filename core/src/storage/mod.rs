@@ -547,12 +547,14 @@ pub trait Store: Send + Sync + 'static {
         queue: &str,
         due_before: DateTime<Utc>,
     ) -> Result<(i64, i64), StoreError>;
-    /// Deletes the jobs of `queue` that finished (ran, were killed, or used
-    /// up their attempts) before `finished_before`; returns how many.
+    /// Deletes up to `limit` jobs of `queue` that finished (ran, were
+    /// killed, or used up their attempts) before `finished_before`; returns
+    /// how many.
     async fn prune_finished_jobs(
         &self,
         queue: &str,
         finished_before: DateTime<Utc>,
+        limit: i64,
     ) -> Result<u64, StoreError>;
     /// How many sessions are in each state (states with none are left out).
     async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError>;

@@ -74,6 +74,8 @@ impl_store!(
     "postgres",
     jobs_sql = "SELECT COUNT(*), COUNT(*) FILTER (WHERE run_at < to_timestamp($2::bigint)) \
                 FROM apalis.jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
-    prune_jobs_sql = "DELETE FROM apalis.jobs WHERE job_type = $1 AND done_at < to_timestamp($2::bigint) \
-                      AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))"
+    prune_jobs_sql = "DELETE FROM apalis.jobs WHERE id IN (SELECT id FROM apalis.jobs \
+                      WHERE job_type = $1 AND done_at < to_timestamp($2::bigint) \
+                      AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
+                      LIMIT $3)"
 );

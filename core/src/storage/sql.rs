@@ -984,10 +984,12 @@ macro_rules! impl_store {
                 &self,
                 queue: &str,
                 finished_before: DateTime<Utc>,
+                limit: i64,
             ) -> Result<u64, StoreError> {
                 let done = sqlx::query($prune_jobs_sql)
                     .bind(queue)
                     .bind(finished_before.timestamp())
+                    .bind(limit)
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())

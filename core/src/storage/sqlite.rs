@@ -93,6 +93,8 @@ impl_store!(
     "sqlite",
     jobs_sql = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN run_at < $2 THEN 1 ELSE 0 END), 0) \
                 FROM Jobs WHERE job_type = $1 AND status IN ('Pending', 'Queued', 'Running')",
-    prune_jobs_sql = "DELETE FROM Jobs WHERE job_type = $1 AND done_at < $2 \
-                      AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts))"
+    prune_jobs_sql = "DELETE FROM Jobs WHERE rowid IN (SELECT rowid FROM Jobs \
+                      WHERE job_type = $1 AND done_at < $2 \
+                      AND (status IN ('Done', 'Killed') OR (status = 'Failed' AND attempts >= max_attempts)) \
+                      LIMIT $3)"
 );
