@@ -202,3 +202,50 @@ async fn sqlite_acknowledges_jobs_by_id() {
         "{steps:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pruning_deletes_at_most_its_limit_per_statement() {
+    let mut h = Harness::new(r#"confirm_timeout = "1s""#, "").await;
+    h.start_worker();
+    let mut sessions = Vec::new();
+    for (i, account) in ["alice", "bob", "carol"].into_iter().enumerate() {
+        h.enroll(account).await;
+        let caller = format!("203.0.113.{}", 20 + i);
+        let remote = format!("10.10.0.{}", 20 + i);
+        sessions.push(h.pending(account, &caller, &remote).await);
+    }
+    for s in &sessions {
+        eventually("the session expires", || async {
+            h.state(s).await == SessionState::Expired
+        })
+        .await;
+    }
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    eventually("all three jobs are recorded as finished", || async {
+        h.store()
+            .expiry_jobs(EXPIRY_QUEUE, chrono::Utc::now())
+            .await
+            .unwrap()
+            .0
+            == 0
+    })
+    .await;
+    let store = h.store();
+    assert_eq!(
+        store
+            .prune_finished_jobs(EXPIRY_QUEUE, later, 2)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(job_rows(&h).await, 1);
+    assert_eq!(
+        store
+            .prune_finished_jobs(EXPIRY_QUEUE, later, 2)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(job_rows(&h).await, 0);
+    h.stop_worker().await;
+}
