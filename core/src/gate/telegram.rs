@@ -12,17 +12,14 @@ use tracing::{info, warn};
 use super::Gate;
 use crate::config::FailMode;
 use crate::domain::{SessionState, Transition};
-use crate::storage::{Account, AuditEntry, Session};
+use crate::storage::{Account, AuditEntry, Session, Store};
 use crate::telegram::Lang;
 use crate::telegram::messages::{self, Outcome};
 
 impl Gate {
-    /// The language of the account's owner.
+    /// The language of the session's account's owner.
     pub(super) async fn lang_of(&self, s: &Session) -> Lang {
-        match self.store().account(&s.router, &s.account).await {
-            Ok(Some(a)) => owner_lang(&a),
-            _ => Lang::default(),
-        }
+        session_lang(self.store().as_ref(), s).await
     }
 
     /// Delivers the prompt in the owner's `lang` in the background.
@@ -104,10 +101,7 @@ impl Gate {
         let store = self.store().clone();
         let s = s.clone();
         tokio::spawn(async move {
-            let lang = match store.account(&s.router, &s.account).await {
-                Ok(Some(a)) => owner_lang(&a),
-                _ => Lang::default(),
-            };
+            let lang = session_lang(store.as_ref(), &s).await;
             if let Err(e) = tg
                 .edit(chat, message_id, messages::decided(lang, &s, outcome))
                 .await
@@ -147,6 +141,15 @@ pub(super) fn owner_lang(account: &Account) -> Lang {
     (account.language.as_deref())
         .and_then(|l| l.parse().ok())
         .unwrap_or_default()
+}
+
+/// The language of the session's account's owner; the default when the
+/// account cannot be read.
+async fn session_lang(store: &dyn Store, s: &Session) -> Lang {
+    match store.account(&s.router, &s.account).await {
+        Ok(Some(a)) => owner_lang(&a),
+        _ => Lang::default(),
+    }
 }
 
 /// What a decided session's prompt should say.

@@ -272,9 +272,9 @@ pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
 }
 
 /// Implements [`super::Store`] for a struct with `pool` and `reads` fields of
-/// a concrete sqlx pool type and an `audits` [`audit_group`]: writes (and anything that must see its own
-/// writes at once) go to `pool`, plain reads to `reads`, which may be the
-/// same pool. The body is the same for every backend; only the pool's type
+/// a concrete sqlx pool type and an `audits` [`audit_group`]: writes (and
+/// anything that must see its own writes at once) go to `pool`, plain reads
+/// to `reads`, which may be the same pool. The body is the same for every backend; only the pool's type
 /// differs, which is exactly what sqlx's generics need to see.
 macro_rules! impl_store {
     ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal, prune_jobs_sql = $prune_jobs_sql:literal) => {
