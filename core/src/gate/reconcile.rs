@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use tracing::info;
 
+use super::telegram::outcome_of;
 use super::{Gate, GateError, RouterHandle, tag};
 use crate::domain::{AddressListName, Comment, RouterName, SessionState, Transition};
 use crate::router::{ListedEntry, NewEntry, RouterError};
 use crate::storage::{AuditEntry, Session};
-use crate::telegram::messages::Outcome;
 
 /// The actor of every repair.
-const RECONCILER: &str = "tgate:reconciler";
+pub(super) const RECONCILER: &str = "tgate:reconciler";
 
 /// What one pass changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -179,9 +179,9 @@ impl Gate {
     /// (without a strike: the client hung up, it did not fail to answer).
     /// True when this call decided it.
     async fn settle_gone(&self, s: &Session) -> Result<bool, GateError> {
-        let (transition, outcome) = match s.state {
-            SessionState::Pending => (Transition::Expire, Outcome::Expired),
-            _ => (Transition::Close, Outcome::Disconnected),
+        let transition = match s.state {
+            SessionState::Pending => Transition::Expire,
+            _ => Transition::Close,
         };
         let Some(won) = self
             .store()
@@ -200,7 +200,7 @@ impl Gate {
         )
         .await;
         if s.state == SessionState::Pending {
-            self.spawn_edit(&won, outcome);
+            self.spawn_edit(&won, outcome_of(&won));
         }
         Ok(true)
     }

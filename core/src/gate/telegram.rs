@@ -158,6 +158,11 @@ pub(super) fn outcome_of(s: &Session) -> Outcome {
         (SessionState::Confirmed, Some("tgate:fail-safe")) => Outcome::AllowedUnattended,
         (SessionState::Confirmed, _) => Outcome::Allowed,
         (SessionState::Denied, _) => Outcome::Denied,
+        // The reconciler expires a pending session whose client is no
+        // longer on the router: the client hung up (its down event was
+        // lost or is still on the way), which is what the owner is told,
+        // whichever of the two settles it.
+        (SessionState::Expired, Some(super::reconcile::RECONCILER)) => Outcome::Disconnected,
         (SessionState::Expired, _) => Outcome::Expired,
         (SessionState::Failed, _) => Outcome::RouterUnreachable,
         // Closed while pending (decided and closed at once), or closed
@@ -166,5 +171,27 @@ pub(super) fn outcome_of(s: &Session) -> Outcome {
             Outcome::Allowed
         }
         (SessionState::Closed | SessionState::Pending, _) => Outcome::Disconnected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telegram::messages::tests::session;
+
+    /// A pending session the reconciler found gone tells the owner the
+    /// client left, as the down event would; a real deadline says so.
+    #[test]
+    fn a_session_settled_because_its_client_left_says_so() {
+        let settled = |by: &str| Session {
+            state: SessionState::Expired,
+            decided_by: Some(by.to_owned()),
+            ..session()
+        };
+        assert_eq!(
+            outcome_of(&settled("tgate:reconciler")),
+            Outcome::Disconnected
+        );
+        assert_eq!(outcome_of(&settled("tgate:deadline")), Outcome::Expired);
     }
 }

@@ -168,11 +168,11 @@ pub fn alert_router_back(router: &str, away: Option<&str>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::{SessionId, SessionState};
 
-    fn session() -> Session {
+    pub(crate) fn session() -> Session {
         let at = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
         Session {
             id: SessionId::new(),
