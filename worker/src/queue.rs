@@ -207,7 +207,7 @@ pub async fn prune(store: &Arc<dyn Store>) -> anyhow::Result<u64> {
 /// jobs of connects that arrive together are pushed in one transaction
 /// (each connect still waits until its own job is stored).
 pub struct QueueScheduler {
-    jobs: Group<(SessionId, DateTime<Utc>), anyhow::Error>,
+    jobs: Group<(SessionId, DateTime<Utc>), (), anyhow::Error>,
 }
 
 impl QueueScheduler {
@@ -216,7 +216,10 @@ impl QueueScheduler {
         QueueScheduler {
             jobs: Group::start(move |expiries: Arc<Vec<(SessionId, DateTime<Utc>)>>| {
                 let queue = queue.clone();
-                async move { queue.push_many(&expiries).await }
+                async move {
+                    queue.push_many(&expiries).await?;
+                    Ok(vec![(); expiries.len()])
+                }
             }),
         }
     }

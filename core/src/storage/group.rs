@@ -1,13 +1,17 @@
-//! Group commit for rows many tasks append at once (the audit log, the
-//! worker's expiry jobs). Each caller still waits until its own row is
-//! stored, so nothing is lost that a caller was told is written; but the
+//! Group commit for rows many tasks write at once (the audit log, new
+//! pending sessions, prompts' message ids, the worker's expiry jobs). Each
+//! caller still waits until its own row is stored and hears its own row's
+//! outcome, so nothing is lost that a caller was told is written; but the
 //! rows that arrive while one write runs go to the database together, as
-//! one multi-row `INSERT` or one transaction. Under a
-//! burst of connects that turns a statement per row into a statement per
-//! burst, which is what the single SQLite writer needs to keep up.
+//! one multi-row statement or one transaction. Under a burst of connects
+//! that turns a statement per row into a statement per burst, which is what
+//! the single SQLite writer needs to keep up. A row that arrives alone is
+//! written alone, as one statement, so light load pays only the hand-off to
+//! the group's task.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,49 +32,105 @@ impl From<Stopped> for StoreError {
     }
 }
 
-type Reply<E> = oneshot::Sender<Result<(), E>>;
+type Reply<O, E> = oneshot::Sender<Result<O, E>>;
 
-/// Appends rows of type `T` through a background task; `E` is the write's
-/// error.
-pub struct Group<T, E = StoreError> {
-    queue: mpsc::UnboundedSender<(T, Reply<E>)>,
+/// Writes rows of type `T` through a background task; each caller gets its
+/// row's `O` (what the write found for it, `()` for a plain append) or the
+/// write's error `E`.
+pub struct Group<T, O = (), E = StoreError> {
+    queue: mpsc::UnboundedSender<(T, Reply<O, E>)>,
+    tally: Arc<Tally>,
 }
 
-impl<T: Send + Sync + 'static, E: From<Stopped> + Send + 'static> Group<T, E> {
+/// What a group's writes have done so far.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Rows stored by a write that carried more than one row.
+    pub together: AtomicU64,
+    /// Writes of several rows that failed, whose rows were then written
+    /// one by one.
+    pub failed_batches: AtomicU64,
+}
+
+impl<T, O, E> Group<T, O, E>
+where
+    T: Send + Sync + 'static,
+    O: Send + 'static,
+    E: From<Stopped> + std::fmt::Display + Send + 'static,
+{
     /// Starts the task that writes with `write`, which is given one row or
-    /// many. If a batch fails, each of its rows is written alone, so every
-    /// caller gets its own row's outcome.
-    pub fn start<W, F>(write: W) -> Group<T, E>
+    /// many and answers one `O` per row, in the rows' order. If a batch
+    /// fails, each of its rows is written alone, so every caller gets its
+    /// own row's outcome.
+    pub fn start<W, F>(write: W) -> Group<T, O, E>
     where
         W: Fn(Arc<Vec<T>>) -> F + Send + Sync + 'static,
-        F: Future<Output = Result<(), E>> + Send,
+        F: Future<Output = Result<Vec<O>, E>> + Send,
     {
-        let (queue, mut inbox) = mpsc::unbounded_channel::<(T, Reply<E>)>();
+        let (queue, mut inbox) = mpsc::unbounded_channel::<(T, Reply<O, E>)>();
+        let tally = Arc::new(Tally::default());
+        let counts = tally.clone();
         tokio::spawn(async move {
             let mut waiting = Vec::with_capacity(MAX_ROWS);
             while inbox.recv_many(&mut waiting, MAX_ROWS).await > 0 {
-                let (rows, replies): (Vec<T>, Vec<Reply<E>>) = waiting.drain(..).unzip();
+                let (rows, replies): (Vec<T>, Vec<Reply<O, E>>) = waiting.drain(..).unzip();
                 let rows = Arc::new(rows);
-                if rows.len() == 1 || write(rows.clone()).await.is_err() {
-                    let rows = Arc::into_inner(rows).expect("no other holder");
-                    for (row, reply) in rows.into_iter().zip(replies) {
-                        let _ = reply.send(write(Arc::new(vec![row])).await);
+                let together = match rows.len() {
+                    1 => None,
+                    n => match write(rows.clone()).await {
+                        Ok(outcomes) => {
+                            counts.together.fetch_add(n as u64, Ordering::Relaxed);
+                            Some(outcomes)
+                        }
+                        Err(e) => {
+                            counts.failed_batches.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(rows = n, error = %e, "a grouped write failed; writing its rows one by one");
+                            None
+                        }
+                    },
+                };
+                match together {
+                    Some(outcomes) => answer(replies, outcomes),
+                    None => {
+                        let rows = Arc::into_inner(rows).expect("no other holder");
+                        for (row, reply) in rows.into_iter().zip(replies) {
+                            match write(Arc::new(vec![row])).await {
+                                Ok(outcome) => answer(vec![reply], outcome),
+                                Err(e) => {
+                                    let _ = reply.send(Err(e));
+                                }
+                            }
+                        }
                     }
-                    continue;
-                }
-                for reply in replies {
-                    let _ = reply.send(Ok(()));
                 }
             }
         });
-        Group { queue }
+        Group { queue, tally }
     }
 
-    /// Stores `row`; returns once it is committed.
-    pub async fn append(&self, row: T) -> Result<(), E> {
+    /// What the group's writes have done so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Stores `row`; returns once it is committed, with what the write
+    /// found for it.
+    pub async fn append(&self, row: T) -> Result<O, E> {
         let (reply, stored) = oneshot::channel();
         self.queue.send((row, reply)).map_err(|_| Stopped)?;
         stored.await.map_err(|_| Stopped)?
+    }
+}
+
+/// Hands each caller its row's outcome. A write that answered fewer
+/// outcomes than it was given rows breaks the contract of
+/// [`Group::start`]; the callers left over hear that the writer failed
+/// rather than wait forever.
+fn answer<O, E: From<Stopped>>(replies: Vec<Reply<O, E>>, outcomes: Vec<O>) {
+    debug_assert_eq!(replies.len(), outcomes.len(), "one outcome per row");
+    let mut outcomes = outcomes.into_iter();
+    for reply in replies {
+        let _ = reply.send(outcomes.next().ok_or_else(|| Stopped.into()));
     }
 }
 
@@ -94,7 +154,7 @@ mod tests {
                         return Err(StoreError::Corrupt("row".into(), "13".into()));
                     }
                     writes.lock().unwrap().push(rows.to_vec());
-                    Ok(())
+                    Ok(vec![(); rows.len()])
                 }
             }
         }));

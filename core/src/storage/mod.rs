@@ -18,6 +18,8 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 
+#[cfg(test)]
+mod batch_tests;
 pub mod group;
 mod postgres;
 mod sql;

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::group::Group;
 use super::sql::{
     AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    is_unique_violation, ms, parsed, session_columns, session_filter,
+    message_id_group, ms, parsed, pending_group, session_columns, session_filter,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
@@ -24,6 +24,10 @@ pub struct PgStore {
     /// The same pool: PostgreSQL serves reads beside writes itself.
     reads: PgPool,
     audits: Group<AuditEntry>,
+    /// New pending sessions, inserted together.
+    pub(super) pending_inserts: Group<NewSession, Option<Session>>,
+    /// Prompts' message ids, recorded together.
+    pub(super) message_ids: Group<(SessionId, i64), bool>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -55,6 +59,8 @@ impl PgStore {
         Ok(PgStore {
             reads: pool.clone(),
             audits: audit_group!(sqlx::Postgres, pool),
+            pending_inserts: pending_group!(sqlx::Postgres, pool),
+            message_ids: message_id_group!(sqlx::Postgres, pool),
             pool,
         })
     }

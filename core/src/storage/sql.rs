@@ -259,17 +259,94 @@ macro_rules! audit_group {
                         .push_bind(e.detail.to_string());
                 });
                 insert.build().execute(&pool).await?;
-                Ok(())
+                Ok(vec![(); rows.len()])
             }
         })
     }};
 }
 pub(super) use audit_group;
 
-pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
+/// A [`Group`](super::group::Group) that inserts new pending sessions: one
+/// multi-row `INSERT … ON CONFLICT DO NOTHING`, so a row that collides with
+/// the account's pending session (the one-pending-prompt index) is skipped
+/// rather than failing the others. Each caller gets its session as stored,
+/// or `None` when its row was skipped.
+macro_rules! pending_group {
+    ($db:ty, $pool:expr) => {{
+        let pool = $pool.clone();
+        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<NewSession>>| {
+            let pool = pool.clone();
+            async move {
+                let mut insert = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
+                     local_address, service, interface, chat_id, state, created_at, deadline) ",
+                );
+                insert.push_values(rows.iter(), |mut row, s| {
+                    row.push_bind(s.id.to_string())
+                        .push_bind(s.router.to_string())
+                        .push_bind(s.account.to_string())
+                        .push_bind(s.caller_id.to_string())
+                        .push_bind(s.remote_address.to_string())
+                        .push_bind(s.local_address.map(|a| a.to_string()))
+                        .push_bind(s.service.as_str())
+                        .push_bind(s.interface.as_ref().map(|i| i.to_string()))
+                        .push_bind(s.chat_id)
+                        .push_bind(SessionState::Pending.as_str())
+                        .push_bind($crate::storage::sql::ms(s.created_at))
+                        .push_bind($crate::storage::sql::ms(s.deadline));
+                });
+                insert.push(concat!(
+                    " ON CONFLICT DO NOTHING RETURNING ",
+                    session_columns!()
+                ));
+                let stored: Vec<SessionRow> = insert.build_query_as().fetch_all(&pool).await?;
+                let mut stored = stored
+                    .into_iter()
+                    .map(|row| Session::try_from(row).map(|s| (s.id, s)))
+                    .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()?;
+                Ok(rows.iter().map(|s| stored.remove(&s.id)).collect())
+            }
+        })
+    }};
 }
+pub(super) use pending_group;
+
+/// A [`Group`](super::group::Group) that records prompts' message ids: one
+/// `UPDATE … FROM (VALUES …)` for the ids that arrive together, a plain
+/// `UPDATE` for one alone. Each caller learns whether its session was there
+/// to update.
+macro_rules! message_id_group {
+    ($db:ty, $pool:expr) => {{
+        let pool = $pool.clone();
+        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
+            let pool = pool.clone();
+            async move {
+                if let [(id, message_id)] = rows.as_slice() {
+                    let done = sqlx::query("UPDATE sessions SET message_id = $2 WHERE id = $1")
+                        .bind(id.to_string())
+                        .bind(*message_id)
+                        .execute(&pool)
+                        .await?;
+                    return Ok(vec![done.rows_affected() == 1]);
+                }
+                let mut update = sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE sessions SET message_id = v.column2 FROM (",
+                );
+                update.push_values(rows.iter(), |mut row, (id, message_id)| {
+                    row.push_bind(id.to_string()).push_bind(*message_id);
+                });
+                update.push(") AS v WHERE sessions.id = v.column1 RETURNING sessions.id");
+                let updated: Vec<String> = update.build_query_scalar().fetch_all(&pool).await?;
+                let updated: std::collections::HashSet<String> = updated.into_iter().collect();
+                Ok(rows
+                    .iter()
+                    .map(|(id, _)| updated.contains(&id.to_string()))
+                    .collect())
+            }
+        })
+    }};
+}
+pub(super) use message_id_group;
 
 /// Implements [`super::Store`] for a struct with `pool` and `reads` fields of
 /// a concrete sqlx pool type and an `audits` [`audit_group`]: writes (and
@@ -428,16 +505,11 @@ macro_rules! impl_store {
                 // The pending session that blocked us may be decided between
                 // our insert and our look-up; then the insert can succeed.
                 for _ in 0..3 {
-                    match insert_session(&self.pool, s, SessionState::Pending, None).await {
-                        Ok(session) => return Ok(Inserted::Created(session)),
-                        Err(StoreError::Database(e)) if is_unique_violation(&e) => {
-                            if let Some(existing) =
-                                self.pending_for_account(&s.router, &s.account).await?
-                            {
-                                return Ok(Inserted::PendingExists(existing));
-                            }
-                        }
-                        Err(e) => return Err(e),
+                    if let Some(session) = self.pending_inserts.append(s.clone()).await? {
+                        return Ok(Inserted::Created(session));
+                    }
+                    if let Some(existing) = self.pending_for_account(&s.router, &s.account).await? {
+                        return Ok(Inserted::PendingExists(existing));
                     }
                 }
                 Err(StoreError::Corrupt(
@@ -544,12 +616,7 @@ macro_rules! impl_store {
                 id: SessionId,
                 message_id: i64,
             ) -> Result<bool, StoreError> {
-                let done = sqlx::query("UPDATE sessions SET message_id = $2 WHERE id = $1")
-                    .bind(id.to_string())
-                    .bind(message_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
+                self.message_ids.append((id, message_id)).await
             }
 
             async fn open_sessions_of_owner(

@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::group::Group;
 use super::sql::{
     AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    is_unique_violation, ms, parsed, session_columns, session_filter,
+    message_id_group, ms, parsed, pending_group, session_columns, session_filter,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
@@ -29,6 +29,10 @@ pub struct SqliteStore {
     /// writer, nor it for them.
     reads: SqlitePool,
     audits: Group<AuditEntry>,
+    /// New pending sessions, inserted together.
+    pub(super) pending_inserts: Group<NewSession, Option<Session>>,
+    /// Prompts' message ids, recorded together.
+    pub(super) message_ids: Group<(SessionId, i64), bool>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -70,11 +74,12 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        let audits = audit_group!(sqlx::Sqlite, pool);
         Ok(SqliteStore {
+            audits: audit_group!(sqlx::Sqlite, pool),
+            pending_inserts: pending_group!(sqlx::Sqlite, pool),
+            message_ids: message_id_group!(sqlx::Sqlite, pool),
             pool,
             reads,
-            audits,
         })
     }
 

@@ -1,0 +1,145 @@
+//! The grouped session writes on a real database (SQLite, or PostgreSQL
+//! when `TGATE_TEST_DATABASE_URL` is set): rows that arrive together are
+//! stored by one statement, and each caller still hears its own row's
+//! outcome.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
+
+use super::group::Tally;
+use super::testing::TestDb;
+use super::{Inserted, NewSession, PgStore, SessionId, SqliteStore, Store};
+use crate::domain::{RouterName, SessionState};
+
+/// The backend's own store over the test database, so the groups' tallies
+/// can be read.
+enum Concrete {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Concrete {
+    async fn open(db: &TestDb) -> Concrete {
+        if db.url.starts_with("sqlite:") {
+            Concrete::Sqlite(SqliteStore::open(&db.url).await.unwrap())
+        } else {
+            Concrete::Postgres(PgStore::open(&db.url).await.unwrap())
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        match self {
+            Concrete::Sqlite(s) => s,
+            Concrete::Postgres(s) => s,
+        }
+    }
+
+    fn tallies(&self) -> [&Tally; 2] {
+        match self {
+            Concrete::Sqlite(s) => [s.pending_inserts.tally(), s.message_ids.tally()],
+            Concrete::Postgres(s) => [s.pending_inserts.tally(), s.message_ids.tally()],
+        }
+    }
+}
+
+fn router() -> RouterName {
+    "office".parse().unwrap()
+}
+
+/// A connect of `account` from a caller of its own.
+fn connect(account: usize, attempt: usize) -> NewSession {
+    let now = Utc::now();
+    NewSession {
+        id: SessionId::new(),
+        router: router(),
+        account: format!("user{account}").parse().unwrap(),
+        caller_id: format!("203.0.{attempt}.{}", account % 250 + 1)
+            .parse()
+            .unwrap(),
+        remote_address: format!("10.{attempt}.{}.{}", account / 250, account % 250 + 1)
+            .parse()
+            .unwrap(),
+        local_address: None,
+        service: "l2tp".parse().unwrap(),
+        interface: None,
+        chat_id: Some(1000 + account as i64),
+        created_at: now,
+        deadline: now + chrono::Duration::seconds(60),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connects_arriving_together_each_get_their_session_and_message_id() {
+    let db = TestDb::new().await;
+    let concrete = Concrete::open(&db).await;
+    let store = &concrete;
+    store.store().sync_routers(&[router()]).await.unwrap();
+
+    // 200 accounts, each dialled twice at once: one of each pair gets the
+    // pending session, the other is told of it, whichever batch each
+    // lands in.
+    let accounts = 200;
+    let inserts = (0..accounts).flat_map(|a| [connect(a, 1), connect(a, 2)]);
+    let results = futures::future::join_all(
+        inserts
+            .map(|s| async move { (s.clone(), store.store().insert_pending(&s).await.unwrap()) }),
+    )
+    .await;
+    let mut created = Vec::new();
+    for (new, result) in &results {
+        match result {
+            Inserted::Created(s) => {
+                assert_eq!(s.id, new.id);
+                assert_eq!(s.account, new.account);
+                assert_eq!(s.chat_id, new.chat_id);
+                assert_eq!(s.state, SessionState::Pending);
+                created.push(s.clone());
+            }
+            Inserted::PendingExists(s) => {
+                assert_eq!(s.account, new.account);
+                assert_ne!(s.id, new.id);
+            }
+        }
+    }
+    assert_eq!(created.len(), accounts, "one pending session per account");
+    let stored = store
+        .store()
+        .sessions_in_state(SessionState::Pending, 1000)
+        .await
+        .unwrap();
+    let stored: HashSet<SessionId> = stored.iter().map(|s| s.id).collect();
+    let created_ids: HashSet<SessionId> = created.iter().map(|s| s.id).collect();
+    assert_eq!(stored, created_ids);
+
+    // Their prompts' message ids, recorded at once, plus one for a session
+    // that does not exist.
+    let missing = SessionId::new();
+    let ids = created
+        .iter()
+        .map(|s| (s.id, 5000 + s.chat_id.unwrap()))
+        .chain([(missing, 1)]);
+    let updated = futures::future::join_all(ids.map(|(id, message_id)| async move {
+        (
+            id,
+            store.store().set_message_id(id, message_id).await.unwrap(),
+        )
+    }))
+    .await;
+    for (id, found) in updated {
+        assert_eq!(found, id != missing, "{id}");
+    }
+    for s in &created {
+        let read = store.store().session(s.id).await.unwrap().unwrap();
+        assert_eq!(read.message_id, Some(5000 + s.chat_id.unwrap()), "{}", s.id);
+    }
+
+    for (name, tally) in ["inserts", "message ids"].iter().zip(store.tallies()) {
+        assert_eq!(tally.failed_batches.load(Ordering::Relaxed), 0, "{name}");
+        assert!(
+            tally.together.load(Ordering::Relaxed) > 0,
+            "{name}: no rows were written together"
+        );
+    }
+}
