@@ -72,17 +72,21 @@ type Measured = (
 );
 
 /// The scenarios in turn; each uses its own accounts and callers, so what
-/// one leaves behind (pending sessions, strikes) does not touch the next.
+/// one leaves behind (pending sessions, strikes) does not touch the next,
+/// and each starts once tgate has worked off the one before.
 async fn measure(system: &System, args: &BenchArgs) -> anyhow::Result<Measured> {
     let latency = scenarios::latency::run(system, args)
         .await
         .context("connect → prompt and confirm → permit")?;
+    system.settle().await?;
     let expiry = scenarios::expiry::run(system, args)
         .await
         .context("expiry")?;
+    system.settle().await?;
     let sustained = scenarios::sustained::run(system, args)
         .await
         .context("sustained rate")?;
+    system.settle().await?;
     let storm = scenarios::storm::run(system, args).await.context("storm")?;
     Ok((latency, expiry, sustained, storm))
 }

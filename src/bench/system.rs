@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use tgate_core::domain::{AccountName, RouterName};
+use tgate_core::domain::{AccountName, RouterName, SessionState};
 use tgate_core::storage::Store;
 use tgate_sim::{
     ApiCall, BotApiSim, BotApiSimConfig, OnUpHook, RouterSim, RouterSimConfig, TgUser,
@@ -207,6 +207,36 @@ impl System {
             .filter(|c| c.method == "sendMessage" && c.status == 200)
             .collect();
         (sent, next)
+    }
+
+    /// Waits until tgate has worked off what the last scenario left it: no
+    /// session pending and no Bot API call (prompt edits, notes) for half a
+    /// second. Each scenario then measures its own load, not the tail of
+    /// the one before (the sustained climb ends with a rate tgate could not
+    /// keep up with). Gives up after a minute; returns how long it waited.
+    pub async fn settle(&self) -> anyhow::Result<Duration> {
+        const QUIET: Duration = Duration::from_millis(500);
+        let start = Instant::now();
+        let mut cursor = self.tg.calls_since(0).len();
+        let mut last_call = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let calls = self.tg.calls_since(cursor);
+            cursor += calls.len();
+            if calls.iter().any(|c| c.method != "getUpdates") {
+                last_call = Instant::now();
+            }
+            if last_call.elapsed() >= QUIET
+                && self
+                    .store
+                    .sessions_in_state(SessionState::Pending, 1)
+                    .await?
+                    .is_empty()
+            {
+                break;
+            }
+        }
+        Ok(start.elapsed())
     }
 
     /// Peak resident memory of tgate (the child) in MB.

@@ -1,4 +1,4 @@
-//! The grouped session writes on a real database (SQLite, or PostgreSQL
+//! The grouped session and strike writes on a real database (SQLite, or PostgreSQL
 //! when `TGATE_TEST_DATABASE_URL` is set): rows that arrive together are
 //! stored by one statement, and each caller still hears its own row's
 //! outcome.
@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::group::Tally;
 use super::testing::TestDb;
-use super::{Inserted, NewSession, PgStore, SessionId, SqliteStore, Store};
+use super::{Inserted, NewSession, NewStrike, PgStore, SessionId, SqliteStore, Store, StrikeKind};
 use crate::domain::{RouterName, SessionState};
 
 /// The backend's own store over the test database, so the groups' tallies
@@ -36,10 +36,18 @@ impl Concrete {
         }
     }
 
-    fn tallies(&self) -> [&Tally; 2] {
+    fn tallies(&self) -> [&Tally; 3] {
         match self {
-            Concrete::Sqlite(s) => [s.pending_inserts.tally(), s.message_ids.tally()],
-            Concrete::Postgres(s) => [s.pending_inserts.tally(), s.message_ids.tally()],
+            Concrete::Sqlite(s) => [
+                s.pending_inserts.tally(),
+                s.message_ids.tally(),
+                s.strikes.tally(),
+            ],
+            Concrete::Postgres(s) => [
+                s.pending_inserts.tally(),
+                s.message_ids.tally(),
+                s.strikes.tally(),
+            ],
         }
     }
 }
@@ -71,7 +79,7 @@ fn connect(account: usize, attempt: usize) -> NewSession {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn connects_arriving_together_each_get_their_session_and_message_id() {
+async fn writes_arriving_together_each_get_their_own_outcome() {
     let db = TestDb::new().await;
     let concrete = Concrete::open(&db).await;
     let store = &concrete;
@@ -135,7 +143,40 @@ async fn connects_arriving_together_each_get_their_session_and_message_id() {
         assert_eq!(read.message_id, Some(5000 + s.chat_id.unwrap()), "{}", s.id);
     }
 
-    for (name, tally) in ["inserts", "message ids"].iter().zip(store.tallies()) {
+    // Each account's second caller strikes three times, all at once.
+    let strikes = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Inserted::PendingExists(_)))
+        .flat_map(|(new, _)| {
+            (0..3).map(move |i| NewStrike {
+                caller_id: new.caller_id,
+                router: new.router.clone(),
+                account: new.account.clone(),
+                session_id: None,
+                kind: StrikeKind::Blocked,
+                at: new.created_at + chrono::Duration::milliseconds(i),
+            })
+        });
+    futures::future::join_all(strikes.map(|strike| async move {
+        store.store().add_strike(&strike).await.unwrap();
+    }))
+    .await;
+    for (new, result) in &results {
+        let expected = match result {
+            Inserted::PendingExists(_) => 3,
+            Inserted::Created(_) => 0,
+        };
+        let since = new.created_at - chrono::Duration::seconds(1);
+        let counted = store
+            .store()
+            .count_strikes(&new.caller_id, since)
+            .await
+            .unwrap();
+        assert_eq!(counted, expected, "{}", new.caller_id);
+    }
+
+    let names = ["inserts", "message ids", "strikes"];
+    for (name, tally) in names.iter().zip(store.tallies()) {
         assert_eq!(tally.failed_batches.load(Ordering::Relaxed), 0, "{name}");
         assert!(
             tally.together.load(Ordering::Relaxed) > 0,

@@ -11,11 +11,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::group::Group;
 use super::sql::{
     AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    message_id_group, ms, parsed, pending_group, session_columns, session_filter,
+    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
-    NewBan, NewSession, Session, SessionFilter, StoreError,
+    NewBan, NewSession, NewStrike, Session, SessionFilter, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 
@@ -28,6 +28,8 @@ pub struct PgStore {
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
     /// Prompts' message ids, recorded together.
     pub(super) message_ids: Group<(SessionId, i64), bool>,
+    /// Strikes, stored together.
+    pub(super) strikes: Group<NewStrike>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -61,6 +63,7 @@ impl PgStore {
             audits: audit_group!(sqlx::Postgres, pool),
             pending_inserts: pending_group!(sqlx::Postgres, pool),
             message_ids: message_id_group!(sqlx::Postgres, pool),
+            strikes: strike_group!(sqlx::Postgres, pool),
             pool,
         })
     }

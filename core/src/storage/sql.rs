@@ -266,6 +266,36 @@ macro_rules! audit_group {
 }
 pub(super) use audit_group;
 
+/// A [`Group`](super::group::Group) that stores strikes: one multi-row
+/// `INSERT` for the strikes that arrive together (a storm's blocked
+/// connects).
+macro_rules! strike_group {
+    ($db:ty, $pool:expr) => {{
+        let pool = $pool.clone();
+        $crate::storage::group::Group::start(
+            move |rows: std::sync::Arc<Vec<$crate::storage::NewStrike>>| {
+                let pool = pool.clone();
+                async move {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO strikes (caller_id, router, account, session_id, kind, at) ",
+                    );
+                    insert.push_values(rows.iter(), |mut row, strike| {
+                        row.push_bind(strike.caller_id.to_string())
+                            .push_bind(strike.router.to_string())
+                            .push_bind(strike.account.to_string())
+                            .push_bind(strike.session_id.map(|id| id.to_string()))
+                            .push_bind(strike.kind.as_str())
+                            .push_bind($crate::storage::sql::ms(strike.at));
+                    });
+                    insert.build().execute(&pool).await?;
+                    Ok(vec![(); rows.len()])
+                }
+            },
+        )
+    }};
+}
+pub(super) use strike_group;
+
 /// A [`Group`](super::group::Group) that inserts new pending sessions: one
 /// multi-row `INSERT … ON CONFLICT DO NOTHING`, so a row that collides with
 /// the account's pending session (the one-pending-prompt index) is skipped
@@ -697,19 +727,7 @@ macro_rules! impl_store {
                 &self,
                 strike: &$crate::storage::NewStrike,
             ) -> Result<(), StoreError> {
-                sqlx::query(
-                    "INSERT INTO strikes (caller_id, router, account, session_id, kind, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(strike.caller_id.to_string())
-                .bind(strike.router.as_str())
-                .bind(strike.account.as_str())
-                .bind(strike.session_id.map(|id| id.to_string()))
-                .bind(strike.kind.as_str())
-                .bind(ms(strike.at))
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.strikes.append(strike.clone()).await
             }
 
             async fn count_strikes(

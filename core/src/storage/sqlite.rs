@@ -11,11 +11,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::group::Group;
 use super::sql::{
     AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    message_id_group, ms, parsed, pending_group, session_columns, session_filter,
+    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
-    NewBan, NewSession, Session, SessionFilter, StoreError,
+    NewBan, NewSession, NewStrike, Session, SessionFilter, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 
@@ -33,6 +33,8 @@ pub struct SqliteStore {
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
     /// Prompts' message ids, recorded together.
     pub(super) message_ids: Group<(SessionId, i64), bool>,
+    /// Strikes, stored together.
+    pub(super) strikes: Group<NewStrike>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -78,6 +80,7 @@ impl SqliteStore {
             audits: audit_group!(sqlx::Sqlite, pool),
             pending_inserts: pending_group!(sqlx::Sqlite, pool),
             message_ids: message_id_group!(sqlx::Sqlite, pool),
+            strikes: strike_group!(sqlx::Sqlite, pool),
             pool,
             reads,
         })
