@@ -321,6 +321,17 @@ async fn where_and_find_follow_routeros_matching() {
     assert_eq!(count("list=nets and comment~\"^tgate\"").await, "1\r\n");
     assert_eq!(count("list=nets and !dynamic").await, "2\r\n");
     assert_eq!(count("dynamic=yes").await, "0\r\n");
+    // Quoted text, with and without a variable in it.
+    assert_eq!(count("list=\"nets\"").await, "2\r\n");
+    assert_eq!(count("list=\"other\"").await, "0\r\n");
+    assert_eq!(
+        exec(
+            addr,
+            ":local l \"nets\"; :put [/ip firewall address-list print count-only where list=\"$l\"]"
+        )
+        .await,
+        "2\r\n"
+    );
     assert_eq!(
         exec(
             addr,

@@ -136,11 +136,11 @@ impl Console<'_> {
                 }
             }
         }
-        let existing: std::collections::HashSet<u32> = {
+        let all_there = {
             let mut state = self.shared.state.lock().expect("router state");
-            table::item_ids(&mut state, menu).into_iter().collect()
+            table::has_items(&mut state, menu, &ids)
         };
-        if ids.iter().any(|id| !existing.contains(id)) {
+        if !all_there {
             return Err(NO_SUCH_ITEM.to_owned());
         }
         Ok(ids)

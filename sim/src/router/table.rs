@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::ast::{Cond, Expr, Op};
+use super::ast::{Cond, Expr, Op, StrPart};
 use super::duration;
 use super::eval::same;
 use super::items;
@@ -91,6 +91,23 @@ struct Want {
     ip: Option<IpAddr>,
 }
 
+impl Want {
+    fn new(key: &str, text: String) -> Want {
+        // Only a value in the one form the router prints can be compared
+        // typed: `show_address` and `Display` are one-to-one.
+        let net = (text.parse::<IpNet>().ok())
+            .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
+            .filter(|net| show_address(net) == text);
+        let ip = (text.parse::<IpAddr>().ok()).filter(|ip| ip.to_string() == text);
+        Want {
+            key: key.to_owned(),
+            text,
+            net,
+            ip,
+        }
+    }
+}
+
 impl Hint {
     pub fn of(cond: &Cond) -> Hint {
         let mut out = Vec::new();
@@ -131,32 +148,57 @@ fn collect(cond: &Cond, out: &mut Vec<Want>) {
             collect(a, out);
             collect(b, out);
         }
+        // A `"…"` string without variables is a plain text too; it is how
+        // tgate quotes names and caller ids.
+        Cond::Cmp {
+            key,
+            op: Op::Eq,
+            value: Expr::Str(parts),
+        } => {
+            let text: Option<String> = parts
+                .iter()
+                .map(|p| match p {
+                    StrPart::Text(t) => Some(t.as_str()),
+                    StrPart::Var(_) => None,
+                })
+                .collect();
+            if let Some(text) = text {
+                out.push(Want::new(key, text));
+            }
+        }
         // A plain literal compares as text; an unquoted prefix is a
         // special case the full match knows (it equals nothing).
         Cond::Cmp {
             key,
             op: Op::Eq,
             value: Expr::Lit { text, quoted },
-        } if *quoted || !text.contains('/') => {
-            // Only a value in the one form the router prints can be
-            // compared typed: `show_address` and `Display` are one-to-one.
-            let net = (text.parse::<IpNet>().ok())
-                .or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
-                .filter(|net| show_address(net) == *text);
-            let ip = (text.parse::<IpAddr>().ok()).filter(|ip| ip.to_string() == *text);
-            out.push(Want {
-                key: key.clone(),
-                text: text.clone(),
-                net,
-                ip,
-            });
-        }
+        } if *quoted || !text.contains('/') => out.push(Want::new(key, text.clone())),
         _ => {}
     }
 }
 
+/// Whether every one of `ids` is an item of `menu`, without building rows
+/// or a set of every id (a `remove` names one or two items of thousands).
+pub(crate) fn has_items(state: &mut RouterState, menu: Menu, ids: &[u32]) -> bool {
+    match menu {
+        Menu::AddressList(family) => {
+            state.purge();
+            let entries = &state.entries;
+            ids.iter()
+                .all(|id| entries.iter().any(|e| e.id == *id && e.family == family))
+        }
+        Menu::PppActive => ids
+            .iter()
+            .all(|id| state.active.iter().any(|a| a.id == *id)),
+        _ => {
+            let existing = item_ids(state, menu);
+            ids.iter().all(|id| existing.contains(id))
+        }
+    }
+}
+
 /// The ids of a menu's items, without building their rows.
-pub(crate) fn item_ids(state: &mut RouterState, menu: Menu) -> Vec<u32> {
+fn item_ids(state: &mut RouterState, menu: Menu) -> Vec<u32> {
     match menu {
         Menu::AddressList(family) => {
             state.purge();
