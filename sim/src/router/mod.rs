@@ -131,8 +131,13 @@ impl RouterSim {
             users,
             sandbox_list: config.sandbox_list,
             hook: config.hook,
+            // Each `/tool fetch` of the router's hooks is its own HTTP
+            // connection, closed when the fetch ends; a pool of idle ones
+            // kept open would make the server under test hold thousands of
+            // connections no router would leave it.
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .pool_max_idle_per_host(0)
                 .build()
                 .context("HTTP client for hooks")?,
             latency: Mutex::new(Duration::ZERO),
