@@ -213,11 +213,11 @@ impl System {
     /// session pending and no Bot API call (prompt edits, notes) for half a
     /// second. Each scenario then measures its own load, not the tail of
     /// the one before (the sustained climb ends with a rate tgate could not
-    /// keep up with). Gives up after a minute; returns how long it waited.
-    pub async fn settle(&self) -> anyhow::Result<Duration> {
+    /// keep up with). Gives up after a minute.
+    pub async fn settle(&self) -> anyhow::Result<()> {
         const QUIET: Duration = Duration::from_millis(500);
         let start = Instant::now();
-        let mut cursor = self.tg.calls_since(0).len();
+        let mut cursor = self.tg.call_count();
         let mut last_call = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -236,7 +236,7 @@ impl System {
                 break;
             }
         }
-        Ok(start.elapsed())
+        Ok(())
     }
 
     /// Peak resident memory of tgate (the child) in MB.

@@ -236,65 +236,101 @@ impl TryFrom<AuditRow> for AuditRecord {
     }
 }
 
-/// The audit log's group writer for a pool of database `$db`: rows that
-/// arrive together are stored by one multi-row `INSERT`.
-macro_rules! audit_group {
-    ($db:ty, $pool:expr) => {{
+/// A [`Group`](super::group::Group) over a pool of database `$db` that
+/// appends rows of type `$row` to a table: the rows that arrive together
+/// are stored by one multi-row `$insert … VALUES`, each row's values bound
+/// by `$bind` (given the row's `Separated` and the item).
+macro_rules! insert_group {
+    ($db:ty, $pool:expr, $row:ty, $insert:literal, $bind:expr) => {{
         let pool = $pool.clone();
-        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<AuditEntry>>| {
+        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<$row>>| {
             let pool = pool.clone();
             async move {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO audit \
-                     (at, actor, action, router, account, address, session_id, detail) ",
-                );
-                insert.push_values(rows.iter(), |mut row, e| {
-                    row.push_bind($crate::storage::sql::ms(e.at))
-                        .push_bind(e.actor.clone())
-                        .push_bind(e.action.clone())
-                        .push_bind(e.router.clone())
-                        .push_bind(e.account.clone())
-                        .push_bind(e.address.clone())
-                        .push_bind(e.session_id.clone())
-                        .push_bind(e.detail.to_string());
-                });
+                let mut insert = sqlx::QueryBuilder::<$db>::new($insert);
+                insert.push_values(rows.iter(), $bind);
                 insert.build().execute(&pool).await?;
                 Ok(vec![(); rows.len()])
             }
         })
     }};
 }
+pub(super) use insert_group;
+
+/// The audit log's group writer.
+macro_rules! audit_group {
+    ($db:ty, $pool:expr) => {
+        $crate::storage::sql::insert_group!(
+            $db,
+            $pool,
+            AuditEntry,
+            "INSERT INTO audit (at, actor, action, router, account, address, session_id, detail) ",
+            |mut row, e: &AuditEntry| {
+                row.push_bind($crate::storage::sql::ms(e.at))
+                    .push_bind(e.actor.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(e.router.clone())
+                    .push_bind(e.account.clone())
+                    .push_bind(e.address.clone())
+                    .push_bind(e.session_id.clone())
+                    .push_bind(e.detail.to_string());
+            }
+        )
+    };
+}
 pub(super) use audit_group;
 
-/// A [`Group`](super::group::Group) that stores strikes: one multi-row
-/// `INSERT` for the strikes that arrive together (a storm's blocked
-/// connects).
+/// The strikes' group writer (a storm's blocked connects arrive together).
 macro_rules! strike_group {
-    ($db:ty, $pool:expr) => {{
-        let pool = $pool.clone();
-        $crate::storage::group::Group::start(
-            move |rows: std::sync::Arc<Vec<$crate::storage::NewStrike>>| {
-                let pool = pool.clone();
-                async move {
-                    let mut insert = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO strikes (caller_id, router, account, session_id, kind, at) ",
-                    );
-                    insert.push_values(rows.iter(), |mut row, strike| {
-                        row.push_bind(strike.caller_id.to_string())
-                            .push_bind(strike.router.to_string())
-                            .push_bind(strike.account.to_string())
-                            .push_bind(strike.session_id.map(|id| id.to_string()))
-                            .push_bind(strike.kind.as_str())
-                            .push_bind($crate::storage::sql::ms(strike.at));
-                    });
-                    insert.build().execute(&pool).await?;
-                    Ok(vec![(); rows.len()])
-                }
-            },
+    ($db:ty, $pool:expr) => {
+        $crate::storage::sql::insert_group!(
+            $db,
+            $pool,
+            $crate::storage::NewStrike,
+            "INSERT INTO strikes (caller_id, router, account, session_id, kind, at) ",
+            |mut row, strike: &$crate::storage::NewStrike| {
+                row.push_bind(strike.caller_id.to_string())
+                    .push_bind(strike.router.to_string())
+                    .push_bind(strike.account.to_string())
+                    .push_bind(strike.session_id.map(|id| id.to_string()))
+                    .push_bind(strike.kind.as_str())
+                    .push_bind($crate::storage::sql::ms(strike.at));
+            }
         )
-    }};
+    };
 }
 pub(super) use strike_group;
+
+/// `INSERT INTO sessions … VALUES …` for `$rows` (new sessions) in `$state`,
+/// decided by `$decided_by` (an `Option<&str>`: `None` for pending); the
+/// caller adds what follows the values.
+macro_rules! insert_sessions {
+    ($db:ty, $rows:expr, $state:expr, $decided_by:expr) => {{
+        let mut insert = sqlx::QueryBuilder::<$db>::new(
+            "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
+             local_address, service, interface, chat_id, state, created_at, deadline, \
+             decided_at, decided_by) ",
+        );
+        let (state, decided_by): (SessionState, Option<&str>) = ($state, $decided_by);
+        insert.push_values($rows, |mut row, s: &NewSession| {
+            row.push_bind(s.id.to_string())
+                .push_bind(s.router.to_string())
+                .push_bind(s.account.to_string())
+                .push_bind(s.caller_id.to_string())
+                .push_bind(s.remote_address.to_string())
+                .push_bind(s.local_address.map(|a| a.to_string()))
+                .push_bind(s.service.as_str())
+                .push_bind(s.interface.as_ref().map(|i| i.to_string()))
+                .push_bind(s.chat_id)
+                .push_bind(state.as_str())
+                .push_bind($crate::storage::sql::ms(s.created_at))
+                .push_bind($crate::storage::sql::ms(s.deadline))
+                .push_bind(decided_by.map(|_| $crate::storage::sql::ms(s.created_at)))
+                .push_bind(decided_by.map(str::to_owned));
+        });
+        insert
+    }};
+}
+pub(super) use insert_sessions;
 
 /// A [`Group`](super::group::Group) that inserts new pending sessions: one
 /// multi-row `INSERT … ON CONFLICT DO NOTHING`, so a row that collides with
@@ -307,24 +343,12 @@ macro_rules! pending_group {
         $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<NewSession>>| {
             let pool = pool.clone();
             async move {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(
-                    "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
-                     local_address, service, interface, chat_id, state, created_at, deadline) ",
+                let mut insert = $crate::storage::sql::insert_sessions!(
+                    $db,
+                    rows.iter(),
+                    SessionState::Pending,
+                    None
                 );
-                insert.push_values(rows.iter(), |mut row, s| {
-                    row.push_bind(s.id.to_string())
-                        .push_bind(s.router.to_string())
-                        .push_bind(s.account.to_string())
-                        .push_bind(s.caller_id.to_string())
-                        .push_bind(s.remote_address.to_string())
-                        .push_bind(s.local_address.map(|a| a.to_string()))
-                        .push_bind(s.service.as_str())
-                        .push_bind(s.interface.as_ref().map(|i| i.to_string()))
-                        .push_bind(s.chat_id)
-                        .push_bind(SessionState::Pending.as_str())
-                        .push_bind($crate::storage::sql::ms(s.created_at))
-                        .push_bind($crate::storage::sql::ms(s.deadline));
-                });
                 insert.push(concat!(
                     " ON CONFLICT DO NOTHING RETURNING ",
                     session_columns!()
@@ -342,23 +366,14 @@ macro_rules! pending_group {
 pub(super) use pending_group;
 
 /// A [`Group`](super::group::Group) that records prompts' message ids: one
-/// `UPDATE … FROM (VALUES …)` for the ids that arrive together, a plain
-/// `UPDATE` for one alone. Each caller learns whether its session was there
-/// to update.
+/// `UPDATE … FROM (VALUES …)` for the ids that arrive together. Each caller
+/// learns whether its session was there to update.
 macro_rules! message_id_group {
     ($db:ty, $pool:expr) => {{
         let pool = $pool.clone();
         $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
             let pool = pool.clone();
             async move {
-                if let [(id, message_id)] = rows.as_slice() {
-                    let done = sqlx::query("UPDATE sessions SET message_id = $2 WHERE id = $1")
-                        .bind(id.to_string())
-                        .bind(*message_id)
-                        .execute(&pool)
-                        .await?;
-                    return Ok(vec![done.rows_affected() == 1]);
-                }
                 let mut update = sqlx::QueryBuilder::<$db>::new(
                     "UPDATE sessions SET message_id = v.column2 FROM (",
                 );
@@ -554,7 +569,15 @@ macro_rules! impl_store {
                 state: SessionState,
                 decided_by: &str,
             ) -> Result<Session, StoreError> {
-                insert_session(&self.pool, s, state, Some(decided_by)).await
+                let mut insert = $crate::storage::sql::insert_sessions!(
+                    <$store as $crate::storage::sql::Backend>::Db,
+                    std::iter::once(s),
+                    state,
+                    Some(decided_by)
+                );
+                insert.push(concat!(" RETURNING ", session_columns!()));
+                let row: SessionRow = insert.build_query_as().fetch_one(&self.pool).await?;
+                Session::try_from(row)
             }
 
             async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
@@ -1089,41 +1112,6 @@ macro_rules! impl_store {
                     .map(|(state, n)| Ok((parsed("sessions", "state", &state)?, n)))
                     .collect()
             }
-        }
-
-        async fn insert_session(
-            pool: &sqlx::Pool<<$store as $crate::storage::sql::Backend>::Db>,
-            s: &NewSession,
-            state: SessionState,
-            decided_by: Option<&str>,
-        ) -> Result<Session, StoreError> {
-            let decided_at = decided_by.map(|_| ms(s.created_at));
-            let sql = concat!(
-                "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
-                 local_address, service, interface, chat_id, state, created_at, deadline, \
-                 decided_at, decided_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                 RETURNING ",
-                session_columns!()
-            );
-            let row: SessionRow = sqlx::query_as(sql)
-                .bind(s.id.to_string())
-                .bind(s.router.as_str())
-                .bind(s.account.as_str())
-                .bind(s.caller_id.to_string())
-                .bind(s.remote_address.to_string())
-                .bind(s.local_address.map(|a| a.to_string()))
-                .bind(s.service.as_str())
-                .bind(s.interface.as_ref().map(|i| i.to_string()))
-                .bind(s.chat_id)
-                .bind(state.as_str())
-                .bind(ms(s.created_at))
-                .bind(ms(s.deadline))
-                .bind(decided_at)
-                .bind(decided_by)
-                .fetch_one(pool)
-                .await?;
-            Session::try_from(row)
         }
     };
 }

@@ -177,8 +177,9 @@ fn collect(cond: &Cond, out: &mut Vec<Want>) {
     }
 }
 
-/// Whether every one of `ids` is an item of `menu`, without building rows
-/// or a set of every id (a `remove` names one or two items of thousands).
+/// Whether every one of `ids` is an item of `menu`. The address lists and
+/// PPP sessions, which hold thousands, are searched without building a row
+/// or a set of every id: a `remove` names one or two of them.
 pub(crate) fn has_items(state: &mut RouterState, menu: Menu, ids: &[u32]) -> bool {
     match menu {
         Menu::AddressList(family) => {
@@ -191,24 +192,9 @@ pub(crate) fn has_items(state: &mut RouterState, menu: Menu, ids: &[u32]) -> boo
             .iter()
             .all(|id| state.active.iter().any(|a| a.id == *id)),
         _ => {
-            let existing = item_ids(state, menu);
-            ids.iter().all(|id| existing.contains(id))
+            let rows = view(state, menu).map(|v| v.rows).unwrap_or_default();
+            ids.iter().all(|id| rows.iter().any(|r| r.id == *id))
         }
-    }
-}
-
-/// The ids of a menu's items, without building their rows.
-fn item_ids(state: &mut RouterState, menu: Menu) -> Vec<u32> {
-    match menu {
-        Menu::AddressList(family) => {
-            state.purge();
-            let ids = state.entries.iter().filter(|e| e.family == family);
-            ids.map(|e| e.id).collect()
-        }
-        Menu::PppActive => state.active.iter().map(|a| a.id).collect(),
-        _ => view(state, menu)
-            .map(|v| v.rows.iter().map(|r| r.id).collect())
-            .unwrap_or_default(),
     }
 }
 

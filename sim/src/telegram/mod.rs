@@ -247,6 +247,11 @@ impl BotApiSim {
         self.shared.lock().calls.clone()
     }
 
+    /// How many calls have been answered so far.
+    pub fn call_count(&self) -> usize {
+        self.shared.lock().calls.len()
+    }
+
     /// The calls answered from index `from` on; pass the count already
     /// read to get only what is new.
     pub fn calls_since(&self, from: usize) -> Vec<ApiCall> {
