@@ -14,6 +14,7 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
+use axum::serve::ListenerExt;
 use tgate_core::gate::Gate;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,11 +28,13 @@ mod events;
 mod health;
 mod internal;
 mod internal_admin;
+mod listener;
 mod metrics;
 mod ratelimit;
 
 pub use auth::CallerAuth;
 pub use error::ApiError;
+pub use listener::MAX_CONNECTIONS;
 pub use metrics::{ApiMetrics, serve_process_metrics};
 pub use ratelimit::RateLimiter;
 
@@ -182,7 +185,8 @@ async fn refuse_large_bodies(req: Request, next: Next) -> Response {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// requests in flight. At most [`MAX_CONNECTIONS`] are open at once; further
+/// clients are accepted and wait their turn.
 pub async fn serve(
     listener: TcpListener,
     state: ApiState,
@@ -201,6 +205,11 @@ pub async fn serve_with(
     extra: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Replies go out as soon as they are written (no Nagle delay); the
+    // tap also keeps the peer's address for `ConnectInfo`.
+    let listener = listener::Bounded::new(listener, MAX_CONNECTIONS).tap_io(|held| {
+        let _ = held.stream().set_nodelay(true);
+    });
     axum::serve(
         listener,
         app(state)
