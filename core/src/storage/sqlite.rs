@@ -22,9 +22,9 @@ use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition
 /// Connections serving reads at once.
 const READERS: u32 = 4;
 
-/// How often the write-ahead log is copied back into the database file.
-/// Between two checkpoints a busy minute of connects adds a few megabytes
-/// to the log at most.
+/// How often the write-ahead log is copied back into the database file;
+/// the log grows by about this much time's writes before its pages are
+/// reused.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct SqliteStore {
