@@ -84,24 +84,48 @@ enum Callers {
     Tokened,
 }
 
+/// A router's `/tool fetch` sends one request per connection. Its answer
+/// closes the connection, so the connection's slot (see [`MAX_CONNECTIONS`])
+/// is free as soon as the answer is written, not when the router gets round
+/// to hanging up.
+fn one_shot(route: MethodRouter<ApiState>) -> MethodRouter<ApiState> {
+    route.layer(middleware::map_response(
+        |mut response: Response| async move {
+            (response.headers_mut()).insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            response
+        },
+    ))
+}
+
 /// Every route, once: the app is built from it, and metrics label requests
 /// with these templates.
 fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
     use Callers::{Public, Tokened};
     let mut routes = vec![
-        ("/v1/events/up", Public, post(events::up)),
-        ("/v1/events/down", Public, post(events::down)),
-        ("/clients/connect/", Public, post(events::compat_connect)),
-        ("/clients/connect", Public, post(events::compat_connect)),
+        ("/v1/events/up", Public, one_shot(post(events::up))),
+        ("/v1/events/down", Public, one_shot(post(events::down))),
+        (
+            "/clients/connect/",
+            Public,
+            one_shot(post(events::compat_connect)),
+        ),
+        (
+            "/clients/connect",
+            Public,
+            one_shot(post(events::compat_connect)),
+        ),
         (
             "/clients/disconnect/",
             Public,
-            post(events::compat_disconnect),
+            one_shot(post(events::compat_disconnect)),
         ),
         (
             "/clients/disconnect",
             Public,
-            post(events::compat_disconnect),
+            one_shot(post(events::compat_disconnect)),
         ),
         (
             "/v1/sessions/{id}/confirm",

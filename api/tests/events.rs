@@ -683,3 +683,47 @@ async fn a_confirmed_session_whose_down_was_lost_is_not_a_duplicate() {
     assert!(h.list(PERMIT).is_empty());
     assert_eq!(pending_count(&h).await, 1);
 }
+
+/// Sends `request` on a new connection and reads until the server closes it.
+async fn exchange(h: &Harness, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection after its answer")
+        .unwrap();
+    String::from_utf8(answer).unwrap()
+}
+
+/// A router's fetch makes one request per connection; tgate closes it with
+/// the answer rather than holding it open until the router hangs up.
+#[tokio::test]
+async fn a_router_event_is_answered_and_its_connection_closed() {
+    let h = Harness::start(Options::default()).await;
+    h.enroll("alice", 4242).await;
+    let body = up_body("alice", "203.0.113.7", "10.10.0.5").to_string();
+    let answer = exchange(
+        &h,
+        format!(
+            "POST /v1/events/up HTTP/1.1\r\nhost: tgate\r\nauthorization: Bearer {TOKEN}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert_eq!(pending_count(&h).await, 1);
+
+    // Other callers keep their connection for the next request: two
+    // requests on one connection get two answers.
+    let health = "GET /healthz HTTP/1.1\r\nhost: tgate\r\n\r\n";
+    let answer = exchange(
+        &h,
+        format!("{health}GET /healthz HTTP/1.1\r\nhost: tgate\r\nconnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+}
