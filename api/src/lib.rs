@@ -104,29 +104,19 @@ fn one_shot(route: MethodRouter<ApiState>) -> MethodRouter<ApiState> {
 /// with these templates.
 fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
     use Callers::{Public, Tokened};
-    let mut routes = vec![
-        ("/v1/events/up", Public, one_shot(post(events::up))),
-        ("/v1/events/down", Public, one_shot(post(events::down))),
-        (
-            "/clients/connect/",
-            Public,
-            one_shot(post(events::compat_connect)),
-        ),
-        (
-            "/clients/connect",
-            Public,
-            one_shot(post(events::compat_connect)),
-        ),
-        (
-            "/clients/disconnect/",
-            Public,
-            one_shot(post(events::compat_disconnect)),
-        ),
-        (
-            "/clients/disconnect",
-            Public,
-            one_shot(post(events::compat_disconnect)),
-        ),
+    // Routers' events: public, and one request per connection.
+    let router_events = [
+        ("/v1/events/up", post(events::up)),
+        ("/v1/events/down", post(events::down)),
+        ("/clients/connect/", post(events::compat_connect)),
+        ("/clients/connect", post(events::compat_connect)),
+        ("/clients/disconnect/", post(events::compat_disconnect)),
+        ("/clients/disconnect", post(events::compat_disconnect)),
+    ];
+    let mut routes: Vec<_> = (router_events.into_iter())
+        .map(|(path, route)| (path, Public, one_shot(route)))
+        .collect();
+    routes.extend([
         (
             "/v1/sessions/{id}/confirm",
             Tokened,
@@ -156,7 +146,7 @@ fn routes() -> Vec<(&'static str, Callers, MethodRouter<ApiState>)> {
         ("/v1/bot/invites", Tokened, post(internal_admin::invite)),
         ("/v1/bot/accounts", Tokened, get(internal_admin::accounts)),
         ("/v1/bot/routers", Tokened, get(internal_admin::routers)),
-    ];
+    ]);
     routes.extend(
         admin::routes()
             .into_iter()

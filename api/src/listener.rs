@@ -2,13 +2,12 @@
 //! rest accepted and kept waiting, in order, until one closes.
 //!
 //! A storm of router events that arrives faster than tgate decides them used
-//! to wait inside hyper, one served connection each (its task, hyper's
-//! buffers and the parsed request: about 30 kB), so memory followed the
-//! backlog: 8,000 waiting connects held 230 MB. A storm-only bench run
-//! (SQLite) now peaks at 56 MB with the same backlog, where it reached 263 MB. A connection accepted but not
-//! yet served is only its socket, a few hundred bytes here. They are still
-//! accepted at once, so none is left to the kernel's accept queue, which
-//! drops new clients' handshakes when full.
+//! to wait inside hyper, about 30 kB per served connection (its task,
+//! hyper's buffers and the parsed request), so memory followed the backlog.
+//! A connection accepted but not yet served is only its socket, a few
+//! hundred bytes. Connections are still accepted at once, so none is left
+//! to the kernel's accept queue, which drops new clients' handshakes when
+//! full. Figures: docs/benchmarks.md, change 16.
 
 use std::collections::VecDeque;
 use std::io;
@@ -68,11 +67,6 @@ impl Listener for Bounded {
                     return (Held { stream, _slot: slot }, peer);
                 }
                 (stream, peer) = Listener::accept(&mut self.listener), if self.waiting.len() < MAX_WAITING => {
-                    if self.waiting.is_empty()
-                        && let Ok(slot) = self.slots.clone().try_acquire_owned()
-                    {
-                        return (Held { stream, _slot: slot }, peer);
-                    }
                     self.waiting.push_back((stream, peer));
                 }
             }
