@@ -17,6 +17,17 @@ pub use tgate::lab::{ADMIN, BAN, PERMIT, SANDBOX};
 /// Long enough that nothing expires during a test unless it wants to.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// tgate's log goes to the test's stderr, which the test runner shows only
+/// when the test fails: what tgate did is then beside the assertion.
+fn show_logs_on_failure() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub fn owner() -> TgUser {
     TgUser::new(4242, "Alice")
 }
@@ -55,6 +66,7 @@ impl System {
 
     /// `configure` may add `[server]`, `[policy]` or router lines.
     pub async fn start_configured(configure: impl FnOnce(&mut LabOptions)) -> System {
+        show_logs_on_failure();
         let db = TestDb::new().await;
         let mut options = LabOptions::new(db.url.clone());
         configure(&mut options);

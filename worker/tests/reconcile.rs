@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{Harness, OWNER, eventually, office};
 use tgate_core::domain::SessionState;
+use tgate_core::gate::Disconnect;
 use tgate_core::storage::AuditFilter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -122,4 +123,116 @@ async fn the_worker_reconciles_at_start_and_on_its_interval() {
     })
     .await;
     h.stop_worker().await;
+}
+
+/// A session that ends while the reconciler is putting its lost permit
+/// back: the down event's removal reaches the router before the
+/// reconciler's add does, yet no permit outlives the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_permit_put_back_as_its_session_ends_does_not_stay() {
+    let h = Harness::new(r#"confirm_timeout = "1h""#, "").await;
+    let clients = [("alice", "10.10.0.5"), ("bob", "10.10.0.6")];
+    for (n, (account, tunnel)) in clients.iter().enumerate() {
+        h.enroll(account).await;
+        let s = h
+            .pending(account, &format!("203.0.113.{}", n + 7), tunnel)
+            .await;
+        h.gate.confirm(s.id, OWNER).await.unwrap();
+    }
+    // Both permits lost; the router takes a second over each command, so
+    // the reconciler puts them back one after the other, slowly.
+    for (_, tunnel) in clients {
+        h.sim.remove_entry("tgate-permit", tunnel);
+    }
+    h.sim.set_latency(Duration::from_secs(1));
+    let seen = h.sim.command_log().len();
+    let permit_adds = || {
+        h.sim.command_log()[seen..]
+            .iter()
+            .filter(|c| c.text.contains(r#"address-list add list="tgate-permit""#))
+            .map(|c| c.text.clone())
+            .collect::<Vec<_>>()
+    };
+    let gate = h.gate.clone();
+    let pass = tokio::spawn(async move { gate.reconcile(&office()).await });
+    eventually("the reconciler puts the first permit back", || async {
+        !permit_adds().is_empty()
+    })
+    .await;
+
+    // The other client hangs up while the first add runs: its permit's
+    // removal queues behind that add, ahead of the reconciler's add of its
+    // permit.
+    let first = permit_adds().remove(0);
+    let (gone, tunnel) = *clients
+        .iter()
+        .find(|(_, tunnel)| !first.contains(&format!("address={tunnel} ")))
+        .expect("one of the two goes first");
+    h.sim.disconnect_ppp(gone).await.unwrap();
+    let down = h
+        .gate
+        .disconnect(Disconnect {
+            router: office(),
+            account: gone.parse().unwrap(),
+            remote_address: tunnel.parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    let report = pass.await.unwrap().unwrap();
+    h.sim.set_latency(Duration::ZERO);
+
+    assert!(down.closed.is_some(), "{gone}'s session closed");
+    assert!(
+        h.listed("tgate-permit", tunnel).is_none(),
+        "{gone}'s closed session kept its permit: {report:?}"
+    );
+    assert_eq!(
+        h.list("tgate-permit").len(),
+        1,
+        "the other one's permit is back"
+    );
+    // Both were put back, and the closed one's taken off again.
+    assert_eq!(permit_adds().len(), 2, "{:?}", permit_adds());
+    assert_eq!((report.added, report.removed), (2, 1), "{report:?}");
+}
+
+/// A client who dials in while a pass reads the router is the connect's
+/// business: the pass, whose list reads predate the client's sandbox entry,
+/// does not add it a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_dialling_in_during_a_pass_is_left_to_its_connect() {
+    let h = Harness::new(r#"confirm_timeout = "1h""#, "").await;
+    h.enroll("alice").await;
+    h.sim.set_latency(Duration::from_millis(500));
+    let seen = h.sim.command_log().len();
+    let gate = h.gate.clone();
+    let pass = tokio::spawn(async move { gate.reconcile(&office()).await });
+    eventually("the pass has read the lists", || async {
+        h.sim.command_log()[seen..]
+            .iter()
+            .any(|c| c.text.starts_with("/ppp active print"))
+    })
+    .await;
+    let alice = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+    let report = pass.await.unwrap().unwrap();
+    h.sim.set_latency(Duration::ZERO);
+
+    let sandbox_adds = h.sim.command_log()[seen..]
+        .iter()
+        .filter(|c| c.text.contains(r#"address-list add list="tgate-sandbox""#))
+        .count();
+    assert_eq!(sandbox_adds, 1, "only the connect's own add");
+    assert_eq!(report, Default::default());
+    let repairs = h
+        .store()
+        .audit_log(&AuditFilter {
+            action: Some("reconcile.add".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(repairs.is_empty(), "{repairs:?}");
+    assert_eq!(h.state(&alice).await, SessionState::Pending);
+    assert!(h.listed("tgate-sandbox", "10.10.0.5").is_some());
 }

@@ -16,8 +16,8 @@ use tracing::info;
 use super::telegram::outcome_of;
 use super::{Gate, GateError, RouterHandle, tag};
 use crate::domain::{AddressListName, Comment, RouterName, SessionState, Transition};
-use crate::router::{ListedEntry, NewEntry, RouterError};
-use crate::storage::{AuditEntry, Session};
+use crate::router::{AddOutcome, ListedEntry, NewEntry, RouterError};
+use crate::storage::{AuditEntry, Session, StoreError};
 
 /// The actor of every repair.
 pub(super) const RECONCILER: &str = "tgate:reconciler";
@@ -54,6 +54,27 @@ struct Wanted {
     address: IpNet,
     timeout: Option<Duration>,
     comment: Comment,
+    /// When its row came to want it: a ban's creation, a session's
+    /// creation (sandbox) or decision (permit).
+    since: DateTime<Utc>,
+}
+
+/// One of the three lists tgate keeps on a router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Bans,
+    Permits,
+    Sandbox,
+}
+
+impl Held {
+    fn list(self, router: &RouterHandle) -> &AddressListName {
+        match self {
+            Held::Bans => &router.config.ban_list,
+            Held::Permits => &router.config.permit_list,
+            Held::Sandbox => &router.config.sandbox_list,
+        }
+    }
 }
 
 impl Gate {
@@ -71,77 +92,32 @@ impl Gate {
         // A PPP session is in /ppp active before its up event is sent, so a
         // session created before the active read and missing from it is
         // gone; one created after may just be new.
+        //
+        // A row that changed once these reads began is the business of the
+        // call that changed it, whose own router change may have landed
+        // after them: it is not repaired in this pass, the next sees it.
+        let snapshot_at = whole_ms(Utc::now());
         let sandbox = gw.list_addresses(&handle.config.sandbox_list).await?;
         let permit = gw.list_addresses(&handle.config.permit_list).await?;
         let banned = gw.list_addresses(&handle.config.ban_list).await?;
         let read_at = Utc::now();
         let active = gw.active_sessions().await?;
-        let now = Utc::now();
         let sessions = self.store().open_sessions_of_router(router).await?;
-        let bans = self.store().active_bans(now).await?;
 
         let live: HashSet<(String, std::net::IpAddr)> = active
             .iter()
             .filter_map(|s| Some((s.name.clone(), s.address?)))
             .collect();
-        let mut open = Vec::new();
         for s in sessions {
             let seen = live.contains(&(s.account.to_string(), s.remote_address))
                 || s.created_at >= read_at;
-            if seen {
-                open.push(s);
-            } else if self.settle_gone(&s).await? {
+            if !seen && self.settle_gone(&s).await? {
                 match s.state {
                     SessionState::Pending => report.expired += 1,
                     _ => report.closed += 1,
                 }
             }
         }
-
-        let policy = &self.config().policy;
-        let left = |until: DateTime<Utc>| (until - now).to_std().ok().filter(|d| !d.is_zero());
-        let wanted_bans = bans
-            .iter()
-            .filter_map(|b| {
-                Some(Wanted {
-                    address: b.network,
-                    timeout: Some(left(b.until)?),
-                    comment: format!("tgate:ban {}", b.id)
-                        .parse()
-                        .expect("a number fits the comment alphabet"),
-                })
-            })
-            .collect();
-        let wanted_permits = open
-            .iter()
-            .filter(|s| s.state == SessionState::Confirmed)
-            .filter_map(|s| {
-                let timeout = match policy.max_session {
-                    None => None,
-                    Some(max) => {
-                        let since = s.decided_at.unwrap_or(s.created_at);
-                        Some(left(since + chrono::Duration::from_std(max).ok()?)?)
-                    }
-                };
-                Some(Wanted {
-                    address: IpNet::from(s.remote_address),
-                    timeout,
-                    comment: tag("permit", s.id),
-                })
-            })
-            .collect();
-        let grace = chrono::Duration::from_std(policy.sandbox_grace).unwrap_or_default();
-        let wanted_sandbox = open
-            .iter()
-            .filter(|s| s.state == SessionState::Pending)
-            .filter_map(|s| {
-                Some(Wanted {
-                    address: IpNet::from(s.remote_address),
-                    timeout: Some(left(s.deadline + grace)?),
-                    comment: tag("sandbox", s.id),
-                })
-            })
-            .collect();
 
         // Sandbox entries only hold a client back, so one is kept while its
         // address is still connected: its up event may be on its way.
@@ -150,28 +126,76 @@ impl Gate {
             .filter_map(|s| s.address.map(IpNet::from))
             .collect();
         let lists = [
-            (&handle.config.ban_list, banned, wanted_bans, HashSet::new()),
-            (
-                &handle.config.permit_list,
-                permit,
-                wanted_permits,
-                HashSet::new(),
-            ),
-            (
-                &handle.config.sandbox_list,
-                sandbox,
-                wanted_sandbox,
-                connected,
-            ),
+            (Held::Bans, banned, HashSet::new()),
+            (Held::Permits, permit, HashSet::new()),
+            (Held::Sandbox, sandbox, connected),
         ];
-        for (list, present, wanted, keep) in lists {
-            self.repair_list(handle, list, present, wanted, &keep, &mut report)
-                .await;
+        for (held, present, keep) in lists {
+            let repair = Repair {
+                router: handle,
+                held,
+                snapshot_at,
+                keep: &keep,
+            };
+            self.repair_list(&repair, present, &mut report).await?;
         }
         if report != ReconcileReport::default() {
             info!(router = %router, ?report, "router reconciled");
         }
         Ok(report)
+    }
+
+    /// What the database wants on `held`'s list now.
+    async fn wanted(&self, router: &RouterHandle, held: Held) -> Result<Vec<Wanted>, StoreError> {
+        let now = Utc::now();
+        let policy = &self.config().policy;
+        let left = |until: DateTime<Utc>| (until - now).to_std().ok().filter(|d| !d.is_zero());
+        if held == Held::Bans {
+            let bans = self.store().active_bans(now).await?;
+            return Ok(bans
+                .iter()
+                .filter_map(|b| {
+                    Some(Wanted {
+                        address: b.network,
+                        timeout: Some(left(b.until)?),
+                        comment: format!("tgate:ban {}", b.id)
+                            .parse()
+                            .expect("a number fits the comment alphabet"),
+                        since: b.created_at,
+                    })
+                })
+                .collect());
+        }
+        let sessions = self
+            .store()
+            .open_sessions_of_router(&router.config.name)
+            .await?;
+        let grace = chrono::Duration::from_std(policy.sandbox_grace).unwrap_or_default();
+        Ok(sessions
+            .iter()
+            .filter_map(|s| match (held, s.state) {
+                (Held::Permits, SessionState::Confirmed) => {
+                    let since = s.decided_at.unwrap_or(s.created_at);
+                    let timeout = match policy.max_session {
+                        None => None,
+                        Some(max) => Some(left(since + chrono::Duration::from_std(max).ok()?)?),
+                    };
+                    Some(Wanted {
+                        address: IpNet::from(s.remote_address),
+                        timeout,
+                        comment: tag("permit", s.id),
+                        since,
+                    })
+                }
+                (Held::Sandbox, SessionState::Pending) => Some(Wanted {
+                    address: IpNet::from(s.remote_address),
+                    timeout: Some(left(s.deadline + grace)?),
+                    comment: tag("sandbox", s.id),
+                    since: s.created_at,
+                }),
+                _ => None,
+            })
+            .collect())
     }
 
     /// A session whose PPP session is no longer on the router: its down
@@ -207,22 +231,28 @@ impl Gate {
 
     /// Adds what is wanted and missing; removes tgate's entries that nothing
     /// wants (unless their address is in `keep`).
+    ///
+    /// A decision taken while an entry was being added (a ban lifted, a
+    /// session closed) may have had its own removal reach the router before
+    /// the add did. So once the adds are done the database is read again,
+    /// and an added entry it no longer wants is taken back off. A decision
+    /// taken after that read comes after the adds and removes them itself.
     async fn repair_list(
         &self,
-        router: &RouterHandle,
-        list: &AddressListName,
+        repair: &Repair<'_>,
         present: Vec<ListedEntry>,
-        wanted: Vec<Wanted>,
-        keep: &HashSet<IpNet>,
         report: &mut ReconcileReport,
-    ) {
+    ) -> Result<(), StoreError> {
+        let (router, list) = (repair.router, repair.held.list(repair.router));
+        let wanted = self.wanted(router, repair.held).await?;
         let mut on_router: HashMap<IpNet, Vec<&ListedEntry>> = HashMap::new();
         for e in present.iter().filter(|e| !e.disabled) {
             on_router.entry(e.address.trunc()).or_default().push(e);
         }
         let wanted_addresses: HashSet<IpNet> = wanted.iter().map(|w| w.address.trunc()).collect();
+        let mut added = Vec::new();
         for w in wanted {
-            if on_router.contains_key(&w.address.trunc()) {
+            if w.since >= repair.snapshot_at || on_router.contains_key(&w.address.trunc()) {
                 continue;
             }
             let entry = NewEntry {
@@ -232,23 +262,44 @@ impl Gate {
                 comment: Some(w.comment),
             };
             match router.gateway.add_address(&entry).await {
-                Ok(_) => {
+                Ok(AddOutcome::Added) => {
                     report.added += 1;
                     self.audit_repair(router, "reconcile.add", list, w.address, &entry.comment)
                         .await;
+                    added.push(w.address.trunc());
                 }
+                // Put there since the router was read.
+                Ok(AddOutcome::AlreadyPresent) => {}
                 Err(e) => self.audit_failure(router, list, w.address, &e).await,
             }
         }
-        for (address, entries) in on_router {
-            let ours = entries.iter().all(|e| is_ours(e));
-            if !ours || wanted_addresses.contains(&address) || keep.contains(&address) {
-                continue;
-            }
+        let mut unwanted: Vec<(IpNet, Option<String>)> = on_router
+            .into_iter()
+            .filter(|(address, entries)| {
+                entries.iter().all(|e| is_ours(e))
+                    && !wanted_addresses.contains(address)
+                    && !repair.keep.contains(address)
+            })
+            .map(|(address, entries)| (address, entries[0].comment.clone()))
+            .collect();
+        if !added.is_empty() {
+            let still: HashSet<IpNet> = self
+                .wanted(router, repair.held)
+                .await?
+                .iter()
+                .map(|w| w.address.trunc())
+                .collect();
+            unwanted.extend(
+                added
+                    .into_iter()
+                    .filter(|a| !still.contains(a))
+                    .map(|a| (a, Some("decided while it was repaired".to_owned()))),
+            );
+        }
+        for (address, comment) in unwanted {
             match router.gateway.remove_address(list, address).await {
                 Ok(()) => {
                     report.removed += 1;
-                    let comment = entries.first().and_then(|e| e.comment.clone());
                     self.audit_quietly(
                         AuditEntry::new(RECONCILER, "reconcile.remove")
                             .router(&router.config.name)
@@ -262,6 +313,7 @@ impl Gate {
                 Err(e) => self.audit_failure(router, list, address, &e).await,
             }
         }
+        Ok(())
     }
 
     async fn audit_repair(
@@ -299,6 +351,22 @@ impl Gate {
         )
         .await;
     }
+}
+
+/// One list's repair in a pass.
+struct Repair<'a> {
+    router: &'a RouterHandle,
+    held: Held,
+    /// When the router's lists were read, in whole milliseconds as rows
+    /// keep their times: rows that changed from then on are left alone.
+    snapshot_at: DateTime<Utc>,
+    /// Addresses whose entries stay even if nothing wants them.
+    keep: &'a HashSet<IpNet>,
+}
+
+/// `at`, cut to the whole millisecond.
+fn whole_ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 /// Whether tgate wrote the entry: its comment starts with `tgate:`.

@@ -68,7 +68,7 @@ impl Gate {
     /// `fail_mode = "safe"`: Telegram could not be reached in time, so the
     /// client is let in and the admins are told.
     async fn allow_unattended(&self, session: Session) {
-        let Ok(Some(won)) = self
+        let won = match self
             .store()
             .transition(
                 session.id,
@@ -77,8 +77,15 @@ impl Gate {
                 "tgate:fail-safe",
             )
             .await
-        else {
-            return;
+        {
+            Ok(Some(won)) => won,
+            // Decided meanwhile (hung up, expired): nothing to let in.
+            Ok(None) => return,
+            Err(e) => {
+                // Left pending: its expiry decides it.
+                warn!(session = %session.id, error = %e, "fail-safe allow not stored");
+                return;
+            }
         };
         info!(session = %won.id, "allowed without confirmation (fail_mode = safe)");
         self.audit_quietly(AuditEntry::new("tgate:fail-safe", "session.allowed").session(won.id))
