@@ -100,7 +100,7 @@ pub async fn run(
         let gate = gate.clone();
         async move {
             match queue {
-                JobQueue::Sqlite(storage) => {
+                JobQueue::Sqlite(storage, _) => {
                     WorkerBuilder::new(name.as_str())
                         .backend(storage.poll_with_interval(queue::POLL))
                         .concurrency(CONCURRENCY)

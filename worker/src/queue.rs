@@ -56,7 +56,9 @@ const MAX_ATTEMPTS: usize = 5;
 /// The job queue over the database a store uses.
 #[derive(Clone)]
 pub enum JobQueue {
-    Sqlite(SqliteStorage<ExpiryJob>),
+    /// The storage, and the pool it writes through (SQLite's one writing
+    /// connection), which [`push_sqlite`] uses directly.
+    Sqlite(SqliteStorage<ExpiryJob>, sqlx::SqlitePool),
     Postgres(PostgresStorage<ExpiryJob>),
 }
 
@@ -84,6 +86,7 @@ impl JobQueue {
                     .missed_heartbeats(2);
                 Ok(JobQueue::Sqlite(
                     SqliteStorage::new(&pool).with_config(config),
+                    pool,
                 ))
             }
             BackendPool::Postgres(pool) => {
@@ -107,6 +110,18 @@ impl JobQueue {
     /// Queues the expiry of each session at its deadline, in one
     /// transaction. Pushing the same session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
+        match self {
+            JobQueue::Sqlite(_, pool) => push_sqlite(pool, expiries).await.context("queue expiry"),
+            // apalis-postgres writes all the jobs in one statement itself.
+            JobQueue::Postgres(_) => self.push_through_apalis(expiries).await,
+        }
+    }
+
+    /// Queues the jobs through apalis's own sink.
+    async fn push_through_apalis(
+        &self,
+        expiries: &[(SessionId, DateTime<Utc>)],
+    ) -> anyhow::Result<()> {
         let tasks: Vec<_> = expiries
             .iter()
             .map(|&(session, deadline)| {
@@ -124,11 +139,58 @@ impl JobQueue {
             .collect();
         let tasks = futures::stream::iter(tasks);
         match self {
-            JobQueue::Sqlite(s) => s.clone().push_all(tasks).await.context("queue expiry")?,
+            JobQueue::Sqlite(s, _) => s.clone().push_all(tasks).await.context("queue expiry")?,
             JobQueue::Postgres(s) => s.clone().push_all(tasks).await.context("queue expiry")?,
         }
         Ok(())
     }
+}
+
+/// The most jobs one statement carries: ten values each, well within
+/// SQLite's limit on bound values.
+const JOBS_PER_STATEMENT: usize = 1000;
+
+/// Writes expiry jobs to apalis's SQLite table as one statement. apalis's
+/// own sink writes a statement per job inside a transaction, so a handful
+/// of jobs held SQLite's one writing connection for several round trips to
+/// its thread, with every connect's session insert waiting behind them.
+/// The rows are the ones that sink writes (apalis-sqlite 1.0's
+/// `queries/task/sink.sql`), which
+/// `sqlite_jobs_are_the_rows_apalis_writes` checks against apalis itself.
+async fn push_sqlite(
+    pool: &sqlx::SqlitePool,
+    expiries: &[(SessionId, DateTime<Utc>)],
+) -> anyhow::Result<()> {
+    let lead = chrono::Duration::from_std(LEAD).unwrap_or_default();
+    for chunk in expiries.chunks(JOBS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
+             priority, metadata, idempotency_key) ",
+        );
+        let mut rows = Vec::with_capacity(chunk.len());
+        for &(session, deadline) in chunk {
+            let job = serde_json::to_vec(&ExpiryJob {
+                session,
+                deadline_ms: deadline.timestamp_millis(),
+            })?;
+            rows.push((job, session, (deadline - lead).timestamp()));
+        }
+        insert.push_values(rows, |mut row, (job, session, due)| {
+            row.push_bind(job)
+                .push_bind(ulid::Ulid::generate().to_string())
+                .push_bind(QUEUE)
+                .push_bind("Pending")
+                .push_bind(0_i64)
+                .push_bind(MAX_ATTEMPTS as i64)
+                .push_bind(due)
+                .push_bind(0_i64)
+                .push_bind("{}")
+                .push_bind(session.to_string());
+        });
+        insert.push(" ON CONFLICT (job_type, idempotency_key) DO NOTHING");
+        insert.build().execute(pool).await?;
+    }
+    Ok(())
 }
 
 /// What `ANALYZE` finds in a busy queue (20,000 jobs, a fifth of them
@@ -236,4 +298,82 @@ impl ExpiryScheduler for QueueScheduler {
 /// `Gate::with_scheduler`; the jobs land in the store's database.
 pub async fn scheduler(store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn ExpiryScheduler>> {
     Ok(Arc::new(QueueScheduler::new(JobQueue::open(store).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The jobs [`push_sqlite`] writes are, column for column, the ones
+    /// apalis's own sink writes for the same expiry (ids apart), so
+    /// apalis's worker takes them as its own.
+    #[tokio::test]
+    async fn sqlite_jobs_are_the_rows_apalis_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        let store = tgate_core::storage::open(&url).await.unwrap();
+        let queue = JobQueue::open(&store).await.unwrap();
+        let JobQueue::Sqlite(_, pool) = &queue else {
+            panic!("a SQLite queue");
+        };
+        let deadline = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
+        let (ours, theirs) = (SessionId::new(), SessionId::new());
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        queue
+            .push_through_apalis(&[(theirs, deadline)])
+            .await
+            .unwrap();
+        // Pushed again: still one job per session.
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+
+        type Row = (
+            Vec<u8>,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            Option<String>,
+        );
+        let row = |session: SessionId| {
+            sqlx::query_as::<_, Row>(
+                "SELECT job, job_type, status, attempts, max_attempts, run_at, last_result, \
+                 lock_at, lock_by, done_at, priority, metadata FROM Jobs \
+                 WHERE idempotency_key = ?",
+            )
+            .bind(session.to_string())
+            .fetch_all(pool)
+        };
+        let (mut ours_rows, theirs_rows) = (row(ours).await.unwrap(), row(theirs).await.unwrap());
+        assert_eq!((ours_rows.len(), theirs_rows.len()), (1, 1));
+        let job: ExpiryJob = serde_json::from_slice(&ours_rows[0].0).unwrap();
+        assert_eq!(
+            job,
+            ExpiryJob {
+                session: ours,
+                deadline_ms: 1_900_000_000_123
+            }
+        );
+        // The payloads differ only in the session.
+        ours_rows[0].0 = serde_json::to_vec(&ExpiryJob {
+            session: theirs,
+            ..job
+        })
+        .unwrap();
+        assert_eq!(ours_rows, theirs_rows);
+
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM Jobs")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        for id in ids {
+            id.parse::<ulid::Ulid>()
+                .expect("a ULID, as apalis's ids are");
+        }
+    }
 }
