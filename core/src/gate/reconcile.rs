@@ -29,10 +29,9 @@ pub struct ReconcileReport {
     pub added: usize,
     /// tgate entries nothing justified.
     pub removed: usize,
-    /// Confirmed sessions whose PPP session was gone.
+    /// Open sessions whose PPP session was gone, closed as their lost down
+    /// event would have closed them.
     pub closed: usize,
-    /// Pending sessions whose PPP session was gone.
-    pub expired: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,10 +111,7 @@ impl Gate {
             let seen = live.contains(&(s.account.to_string(), s.remote_address))
                 || s.created_at >= read_at;
             if !seen && self.settle_gone(&s).await? {
-                match s.state {
-                    SessionState::Pending => report.expired += 1,
-                    _ => report.closed += 1,
-                }
+                report.closed += 1;
             }
         }
 
@@ -199,17 +195,14 @@ impl Gate {
     }
 
     /// A session whose PPP session is no longer on the router: its down
-    /// event was lost. Confirmed sessions are closed; pending ones expire
-    /// (without a strike: the client hung up, it did not fail to answer).
-    /// True when this call decided it.
+    /// event was lost, or is still on its way. It is closed, as that down
+    /// event closes it (no strike: the client hung up, it did not fail to
+    /// answer), so whichever of the two lands first, the owner and the
+    /// database see the same outcome. True when this call decided it.
     async fn settle_gone(&self, s: &Session) -> Result<bool, GateError> {
-        let transition = match s.state {
-            SessionState::Pending => Transition::Expire,
-            _ => Transition::Close,
-        };
         let Some(won) = self
             .store()
-            .transition(s.id, transition, Utc::now(), RECONCILER)
+            .transition(s.id, Transition::Close, Utc::now(), RECONCILER)
             .await?
         else {
             return Ok(false);
@@ -232,88 +225,131 @@ impl Gate {
     /// Adds what is wanted and missing; removes tgate's entries that nothing
     /// wants (unless their address is in `keep`).
     ///
-    /// A decision taken while an entry was being added (a ban lifted, a
-    /// session closed) may have had its own removal reach the router before
-    /// the add did. So once the adds are done the database is read again,
-    /// and an added entry it no longer wants is taken back off. A decision
-    /// taken after that read comes after the adds and removes them itself.
+    /// Decisions go on meanwhile: a session closed or a ban lifted while its
+    /// entry was being put back, a client dialling in on an address whose
+    /// stale entry is being taken off. Their own router change may reach the
+    /// router before the pass's does and be undone by it. So once the pass
+    /// has changed the list, the database is read again, and every address
+    /// the pass touched is brought in line with it: an entry added that is
+    /// no longer wanted comes off, one removed that is now wanted goes back.
+    /// A decision stored after that read reaches the router after the pass's
+    /// changes and has the last word. A few rounds at most; what still
+    /// moves after them is the next pass's.
     async fn repair_list(
         &self,
         repair: &Repair<'_>,
         present: Vec<ListedEntry>,
         report: &mut ReconcileReport,
     ) -> Result<(), StoreError> {
-        let (router, list) = (repair.router, repair.held.list(repair.router));
+        let router = repair.router;
         let wanted = self.wanted(router, repair.held).await?;
         let mut on_router: HashMap<IpNet, Vec<&ListedEntry>> = HashMap::new();
         for e in present.iter().filter(|e| !e.disabled) {
             on_router.entry(e.address.trunc()).or_default().push(e);
         }
         let wanted_addresses: HashSet<IpNet> = wanted.iter().map(|w| w.address.trunc()).collect();
-        let mut added = Vec::new();
-        for w in wanted {
-            if w.since >= repair.snapshot_at || on_router.contains_key(&w.address.trunc()) {
-                continue;
-            }
-            let entry = NewEntry {
-                list: list.clone(),
-                address: w.address,
-                timeout: w.timeout,
-                comment: Some(w.comment),
-            };
-            match router.gateway.add_address(&entry).await {
-                Ok(AddOutcome::Added) => {
-                    report.added += 1;
-                    self.audit_repair(router, "reconcile.add", list, w.address, &entry.comment)
-                        .await;
-                    added.push(w.address.trunc());
-                }
-                // Put there since the router was read.
-                Ok(AddOutcome::AlreadyPresent) => {}
-                Err(e) => self.audit_failure(router, list, w.address, &e).await,
-            }
-        }
-        let mut unwanted: Vec<(IpNet, Option<String>)> = on_router
-            .into_iter()
+        let mut to_remove: Vec<(IpNet, Option<String>)> = on_router
+            .iter()
             .filter(|(address, entries)| {
                 entries.iter().all(|e| is_ours(e))
                     && !wanted_addresses.contains(address)
                     && !repair.keep.contains(address)
             })
-            .map(|(address, entries)| (address, entries[0].comment.clone()))
+            .map(|(address, entries)| (*address, entries[0].comment.clone()))
             .collect();
-        if !added.is_empty() {
-            let still: HashSet<IpNet> = self
+        let mut to_add: Vec<Wanted> = wanted
+            .into_iter()
+            .filter(|w| w.since < repair.snapshot_at && !on_router.contains_key(&w.address.trunc()))
+            .collect();
+        // Addresses whose last change by this pass was an add, or a removal.
+        let (mut placed, mut cleared) = (HashSet::new(), HashSet::new());
+        for _ in 0..REPAIR_ROUNDS {
+            for w in to_add {
+                let address = w.address.trunc();
+                if self.put_back(repair, w, report).await {
+                    placed.insert(address);
+                    cleared.remove(&address);
+                }
+            }
+            for (address, comment) in to_remove {
+                if self.take_off(repair, address, comment, report).await {
+                    cleared.insert(address);
+                    placed.remove(&address);
+                }
+            }
+            if placed.is_empty() && cleared.is_empty() {
+                break;
+            }
+            let mut now: HashMap<IpNet, Wanted> = self
                 .wanted(router, repair.held)
                 .await?
-                .iter()
-                .map(|w| w.address.trunc())
+                .into_iter()
+                .map(|w| (w.address.trunc(), w))
                 .collect();
-            unwanted.extend(
-                added
-                    .into_iter()
-                    .filter(|a| !still.contains(a))
-                    .map(|a| (a, Some("decided while it was repaired".to_owned()))),
-            );
-        }
-        for (address, comment) in unwanted {
-            match router.gateway.remove_address(list, address).await {
-                Ok(()) => {
-                    report.removed += 1;
-                    self.audit_quietly(
-                        AuditEntry::new(RECONCILER, "reconcile.remove")
-                            .router(&router.config.name)
-                            .address(address)
-                            .detail(
-                                serde_json::json!({ "list": list.as_str(), "comment": comment }),
-                            ),
-                    )
-                    .await;
-                }
-                Err(e) => self.audit_failure(router, list, address, &e).await,
+            to_add = cleared.iter().filter_map(|a| now.remove(a)).collect();
+            to_remove = placed
+                .iter()
+                .filter(|a| !now.contains_key(a) && !repair.keep.contains(a))
+                .map(|a| (*a, Some("decided while it was repaired".to_owned())))
+                .collect();
+            if to_add.is_empty() && to_remove.is_empty() {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Adds `w`'s entry; true when it is on the router afterwards.
+    async fn put_back(&self, repair: &Repair<'_>, w: Wanted, report: &mut ReconcileReport) -> bool {
+        let (router, list) = (repair.router, repair.held.list(repair.router));
+        let entry = NewEntry {
+            list: list.clone(),
+            address: w.address,
+            timeout: w.timeout,
+            comment: Some(w.comment),
+        };
+        match router.gateway.add_address(&entry).await {
+            Ok(AddOutcome::Added) => {
+                report.added += 1;
+                self.audit_repair(router, "reconcile.add", list, w.address, &entry.comment)
+                    .await;
+                true
+            }
+            // Put there since the router was read.
+            Ok(AddOutcome::AlreadyPresent) => true,
+            Err(e) => {
+                self.audit_failure(router, list, w.address, &e).await;
+                false
+            }
+        }
+    }
+
+    /// Removes `address` from the list; true when it is gone.
+    async fn take_off(
+        &self,
+        repair: &Repair<'_>,
+        address: IpNet,
+        comment: Option<String>,
+        report: &mut ReconcileReport,
+    ) -> bool {
+        let (router, list) = (repair.router, repair.held.list(repair.router));
+        match router.gateway.remove_address(list, address).await {
+            Ok(()) => {
+                report.removed += 1;
+                self.audit_quietly(
+                    AuditEntry::new(RECONCILER, "reconcile.remove")
+                        .router(&router.config.name)
+                        .address(address)
+                        .detail(serde_json::json!({ "list": list.as_str(), "comment": comment })),
+                )
+                .await;
+                true
+            }
+            Err(e) => {
+                self.audit_failure(router, list, address, &e).await;
+                false
+            }
+        }
     }
 
     async fn audit_repair(
@@ -352,6 +388,10 @@ impl Gate {
         .await;
     }
 }
+
+/// How many times a list's repair reads the database again to settle what
+/// decisions changed while it ran.
+const REPAIR_ROUNDS: usize = 4;
 
 /// One list's repair in a pass.
 struct Repair<'a> {

@@ -165,10 +165,9 @@ pub(super) fn outcome_of(s: &Session) -> Outcome {
         (SessionState::Confirmed, Some("tgate:fail-safe")) => Outcome::AllowedUnattended,
         (SessionState::Confirmed, _) => Outcome::Allowed,
         (SessionState::Denied, _) => Outcome::Denied,
-        // The reconciler expires a pending session whose client is no
-        // longer on the router: the client hung up (its down event was
-        // lost or is still on the way), which is what the owner is told,
-        // whichever of the two settles it.
+        // Earlier versions' reconciler expired a pending session whose
+        // client was no longer on the router (it now closes it, as the
+        // down event does): the client hung up.
         (SessionState::Expired, Some(super::reconcile::RECONCILER)) => Outcome::Disconnected,
         (SessionState::Expired, _) => Outcome::Expired,
         (SessionState::Failed, _) => Outcome::RouterUnreachable,
