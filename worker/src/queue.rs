@@ -107,8 +107,9 @@ impl JobQueue {
         }
     }
 
-    /// Queues the expiry of each session at its deadline, in one
-    /// transaction. Pushing the same session twice queues one job.
+    /// Queues the expiry of each session at its deadline, all or none (one
+    /// statement on SQLite, one transaction on PostgreSQL). Pushing the same
+    /// session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
         match self {
             JobQueue::Sqlite(_, pool) => push_sqlite(pool, expiries).await.context("queue expiry"),
