@@ -100,7 +100,7 @@ pub async fn run(
         let gate = gate.clone();
         async move {
             match queue {
-                JobQueue::Sqlite(storage, _) => {
+                JobQueue::Sqlite(storage) => {
                     WorkerBuilder::new(name.as_str())
                         .backend(storage.poll_with_interval(queue::POLL))
                         .concurrency(CONCURRENCY)

@@ -56,9 +56,7 @@ const MAX_ATTEMPTS: usize = 5;
 /// The job queue over the database a store uses.
 #[derive(Clone)]
 pub enum JobQueue {
-    /// The storage, and the pool it writes through (SQLite's one writing
-    /// connection), which [`push_sqlite`] uses directly.
-    Sqlite(SqliteStorage<ExpiryJob>, sqlx::SqlitePool),
+    Sqlite(SqliteStorage<ExpiryJob>),
     Postgres(PostgresStorage<ExpiryJob>),
 }
 
@@ -86,7 +84,6 @@ impl JobQueue {
                     .missed_heartbeats(2);
                 Ok(JobQueue::Sqlite(
                     SqliteStorage::new(&pool).with_config(config),
-                    pool,
                 ))
             }
             BackendPool::Postgres(pool) => {
@@ -107,44 +104,50 @@ impl JobQueue {
         }
     }
 
-    /// Queues the expiry of each session at its deadline, all or none (one
-    /// statement on SQLite, one transaction on PostgreSQL). Pushing the same
-    /// session twice queues one job.
+    /// Queues the expiry of each session at its deadline: on SQLite one
+    /// statement per thousand jobs, on PostgreSQL one transaction. Pushing
+    /// the same session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
         match self {
-            JobQueue::Sqlite(_, pool) => push_sqlite(pool, expiries).await.context("queue expiry"),
+            // Through SQLite's one writing connection, which the storage
+            // writes through too.
+            JobQueue::Sqlite(s) => push_sqlite(s.pool(), expiries).await,
             // apalis-postgres writes all the jobs in one statement itself.
-            JobQueue::Postgres(_) => self.push_through_apalis(expiries).await,
+            JobQueue::Postgres(s) => s
+                .clone()
+                .push_all(tasks(expiries))
+                .await
+                .map_err(Into::into),
         }
+        .context("queue expiry")
     }
+}
 
-    /// Queues the jobs through apalis's own sink.
-    async fn push_through_apalis(
-        &self,
-        expiries: &[(SessionId, DateTime<Utc>)],
-    ) -> anyhow::Result<()> {
-        let tasks: Vec<_> = expiries
-            .iter()
-            .map(|&(session, deadline)| {
-                let job = ExpiryJob {
-                    session,
-                    deadline_ms: deadline.timestamp_millis(),
-                };
-                let due = deadline - chrono::Duration::from_std(LEAD).unwrap_or_default();
-                TaskBuilder::new(job)
-                    .run_at_timestamp(u64::try_from(due.timestamp()).unwrap_or_default())
-                    .idempotency_key(session.to_string())
-                    .max_attempts(MAX_ATTEMPTS)
-                    .build()
-            })
-            .collect();
-        let tasks = futures::stream::iter(tasks);
-        match self {
-            JobQueue::Sqlite(s, _) => s.clone().push_all(tasks).await.context("queue expiry")?,
-            JobQueue::Postgres(s) => s.clone().push_all(tasks).await.context("queue expiry")?,
-        }
-        Ok(())
-    }
+/// The expiry jobs as apalis tasks: due `LEAD` before the deadline, one per
+/// session.
+fn tasks(
+    expiries: &[(SessionId, DateTime<Utc>)],
+) -> futures::stream::Iter<std::vec::IntoIter<apalis::prelude::Task<ExpiryJob>>> {
+    let tasks: Vec<_> = expiries
+        .iter()
+        .map(|&(session, deadline)| {
+            let job = ExpiryJob {
+                session,
+                deadline_ms: deadline.timestamp_millis(),
+            };
+            TaskBuilder::new(job)
+                .run_at_timestamp(u64::try_from(due(deadline)).unwrap_or_default())
+                .idempotency_key(session.to_string())
+                .max_attempts(MAX_ATTEMPTS)
+                .build()
+        })
+        .collect();
+    futures::stream::iter(tasks)
+}
+
+/// When the job for `deadline` is due, in the queue's whole seconds.
+fn due(deadline: DateTime<Utc>) -> i64 {
+    (deadline - chrono::Duration::from_std(LEAD).unwrap_or_default()).timestamp()
 }
 
 /// The most jobs one statement carries: ten values each, well within
@@ -162,7 +165,6 @@ async fn push_sqlite(
     pool: &sqlx::SqlitePool,
     expiries: &[(SessionId, DateTime<Utc>)],
 ) -> anyhow::Result<()> {
-    let lead = chrono::Duration::from_std(LEAD).unwrap_or_default();
     for chunk in expiries.chunks(JOBS_PER_STATEMENT) {
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
@@ -174,7 +176,7 @@ async fn push_sqlite(
                 session,
                 deadline_ms: deadline.timestamp_millis(),
             })?;
-            rows.push((job, session, (deadline - lead).timestamp()));
+            rows.push((job, session, due(deadline)));
         }
         insert.push_values(rows, |mut row, (job, session, due)| {
             row.push_bind(job)
@@ -314,14 +316,16 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
         let store = tgate_core::storage::open(&url).await.unwrap();
         let queue = JobQueue::open(&store).await.unwrap();
-        let JobQueue::Sqlite(_, pool) = &queue else {
+        let JobQueue::Sqlite(storage) = &queue else {
             panic!("a SQLite queue");
         };
+        let pool = storage.pool();
         let deadline = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
         let (ours, theirs) = (SessionId::new(), SessionId::new());
         queue.push_many(&[(ours, deadline)]).await.unwrap();
-        queue
-            .push_through_apalis(&[(theirs, deadline)])
+        storage
+            .clone()
+            .push_all(tasks(&[(theirs, deadline)]))
             .await
             .unwrap();
         // Pushed again: still one job per session.

@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::{Harness, OWNER, eventually, office};
 use tgate_core::domain::SessionState;
 use tgate_core::gate::Disconnect;
-use tgate_core::storage::AuditFilter;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_reconciler_repairs_drift_and_leaves_foreign_entries_alone() {
@@ -90,18 +89,9 @@ async fn the_reconciler_repairs_drift_and_leaves_foreign_entries_alone() {
         "foreign entry kept"
     );
 
-    let repairs = h
-        .store()
-        .audit_log(&AuditFilter {
-            limit: 500,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let count = |action: &str| repairs.iter().filter(|r| r.action == action).count();
-    assert_eq!(count("reconcile.add"), 4);
-    assert_eq!(count("reconcile.remove"), 2);
-    assert_eq!(count("reconcile.closed"), 2);
+    assert_eq!(h.audits("reconcile.add").await, 4);
+    assert_eq!(h.audits("reconcile.remove").await, 2);
+    assert_eq!(h.audits("reconcile.closed").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -145,13 +135,7 @@ async fn a_permit_put_back_as_its_session_ends_does_not_stay() {
     }
     h.sim.set_latency(Duration::from_secs(1));
     let seen = h.sim.command_log().len();
-    let permit_adds = || {
-        h.sim.command_log()[seen..]
-            .iter()
-            .filter(|c| c.text.contains(r#"address-list add list="tgate-permit""#))
-            .map(|c| c.text.clone())
-            .collect::<Vec<_>>()
-    };
+    let permit_adds = || h.commands_since(seen, r#"address-list add list="tgate-permit""#);
     let gate = h.gate.clone();
     let pass = tokio::spawn(async move { gate.reconcile(&office()).await });
     eventually("the reconciler puts the first permit back", || async {
@@ -207,31 +191,17 @@ async fn a_client_dialling_in_during_a_pass_is_left_to_its_connect() {
     let gate = h.gate.clone();
     let pass = tokio::spawn(async move { gate.reconcile(&office()).await });
     eventually("the pass has read the lists", || async {
-        h.sim.command_log()[seen..]
-            .iter()
-            .any(|c| c.text.starts_with("/ppp active print"))
+        !h.commands_since(seen, "/ppp active print").is_empty()
     })
     .await;
     let alice = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
     let report = pass.await.unwrap().unwrap();
     h.sim.set_latency(Duration::ZERO);
 
-    let sandbox_adds = h.sim.command_log()[seen..]
-        .iter()
-        .filter(|c| c.text.contains(r#"address-list add list="tgate-sandbox""#))
-        .count();
-    assert_eq!(sandbox_adds, 1, "only the connect's own add");
+    let sandbox_adds = h.commands_since(seen, r#"address-list add list="tgate-sandbox""#);
+    assert_eq!(sandbox_adds.len(), 1, "only the connect's own add");
     assert_eq!(report, Default::default());
-    let repairs = h
-        .store()
-        .audit_log(&AuditFilter {
-            action: Some("reconcile.add".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(repairs.is_empty(), "{repairs:?}");
+    assert_eq!(h.audits("reconcile.add").await, 0);
     assert_eq!(h.state(&alice).await, SessionState::Pending);
     assert!(h.listed("tgate-sandbox", "10.10.0.5").is_some());
 }
@@ -255,16 +225,7 @@ async fn a_client_dialling_in_as_its_stale_entry_goes_stays_sandboxed() {
     }
     h.sim.set_latency(Duration::from_secs(1));
     let seen = h.sim.command_log().len();
-    let removals = || {
-        h.sim.command_log()[seen..]
-            .iter()
-            .filter(|c| {
-                c.text
-                    .contains(r#"address-list remove [find list="tgate-sandbox""#)
-            })
-            .map(|c| c.text.clone())
-            .collect::<Vec<_>>()
-    };
+    let removals = || h.commands_since(seen, r#"address-list remove [find list="tgate-sandbox""#);
     let gate = h.gate.clone();
     let pass = tokio::spawn(async move { gate.reconcile(&office()).await });
     eventually("the pass takes the first stale entry off", || async {
@@ -296,5 +257,8 @@ async fn a_client_dialling_in_as_its_stale_entry_goes_stays_sandboxed() {
         1,
         "the other stale entry is gone"
     );
+    // Both stale entries taken off, and alice's put back.
     assert_eq!(removals().len(), 2, "{:?}", removals());
+    assert_eq!((report.added, report.removed), (1, 2), "{report:?}");
+    assert_eq!(h.audits("reconcile.add").await, 1);
 }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ipnet::IpNet;
 use tracing::info;
 
@@ -17,7 +17,7 @@ use super::telegram::outcome_of;
 use super::{Gate, GateError, RouterHandle, tag};
 use crate::domain::{AddressListName, Comment, RouterName, SessionState, Transition};
 use crate::router::{AddOutcome, ListedEntry, NewEntry, RouterError};
-use crate::storage::{AuditEntry, Session, StoreError};
+use crate::storage::{AuditEntry, Ban, Session, StoreError};
 
 /// The actor of every repair.
 pub(super) const RECONCILER: &str = "tgate:reconciler";
@@ -95,22 +95,26 @@ impl Gate {
         // A row that changed once these reads began is the business of the
         // call that changed it, whose own router change may have landed
         // after them: it is not repaired in this pass, the next sees it.
-        let snapshot_at = whole_ms(Utc::now());
+        let snapshot_at = Utc::now().trunc_subsecs(3);
         let sandbox = gw.list_addresses(&handle.config.sandbox_list).await?;
         let permit = gw.list_addresses(&handle.config.permit_list).await?;
         let banned = gw.list_addresses(&handle.config.ban_list).await?;
         let read_at = Utc::now();
         let active = gw.active_sessions().await?;
         let sessions = self.store().open_sessions_of_router(router).await?;
+        let bans = self.store().active_bans(Utc::now()).await?;
 
         let live: HashSet<(String, std::net::IpAddr)> = active
             .iter()
             .filter_map(|s| Some((s.name.clone(), s.address?)))
             .collect();
+        let mut open = Vec::new();
         for s in sessions {
             let seen = live.contains(&(s.account.to_string(), s.remote_address))
                 || s.created_at >= read_at;
-            if !seen && self.settle_gone(&s).await? {
+            if seen {
+                open.push(s);
+            } else if self.settle_gone(&s).await? {
                 report.closed += 1;
             }
         }
@@ -133,7 +137,9 @@ impl Gate {
                 snapshot_at,
                 keep: &keep,
             };
-            self.repair_list(&repair, present, &mut report).await?;
+            let wanted = self.wanted_in(held, &open, &bans);
+            self.repair_list(&repair, present, wanted, &mut report)
+                .await?;
         }
         if report != ReconcileReport::default() {
             info!(router = %router, ?report, "router reconciled");
@@ -141,14 +147,28 @@ impl Gate {
         Ok(report)
     }
 
-    /// What the database wants on `held`'s list now.
+    /// What the database wants on `held`'s list now, read again.
     async fn wanted(&self, router: &RouterHandle, held: Held) -> Result<Vec<Wanted>, StoreError> {
+        Ok(if held == Held::Bans {
+            let bans = self.store().active_bans(Utc::now()).await?;
+            self.wanted_in(held, &[], &bans)
+        } else {
+            let sessions = self
+                .store()
+                .open_sessions_of_router(&router.config.name)
+                .await?;
+            self.wanted_in(held, &sessions, &[])
+        })
+    }
+
+    /// What `sessions` (open ones) and `bans` (in force) want on `held`'s
+    /// list.
+    fn wanted_in(&self, held: Held, sessions: &[Session], bans: &[Ban]) -> Vec<Wanted> {
         let now = Utc::now();
         let policy = &self.config().policy;
         let left = |until: DateTime<Utc>| (until - now).to_std().ok().filter(|d| !d.is_zero());
         if held == Held::Bans {
-            let bans = self.store().active_bans(now).await?;
-            return Ok(bans
+            return bans
                 .iter()
                 .filter_map(|b| {
                     Some(Wanted {
@@ -160,14 +180,10 @@ impl Gate {
                         since: b.created_at,
                     })
                 })
-                .collect());
+                .collect();
         }
-        let sessions = self
-            .store()
-            .open_sessions_of_router(&router.config.name)
-            .await?;
         let grace = chrono::Duration::from_std(policy.sandbox_grace).unwrap_or_default();
-        Ok(sessions
+        sessions
             .iter()
             .filter_map(|s| match (held, s.state) {
                 (Held::Permits, SessionState::Confirmed) => {
@@ -191,7 +207,7 @@ impl Gate {
                 }),
                 _ => None,
             })
-            .collect())
+            .collect()
     }
 
     /// A session whose PPP session is no longer on the router: its down
@@ -239,23 +255,23 @@ impl Gate {
         &self,
         repair: &Repair<'_>,
         present: Vec<ListedEntry>,
+        wanted: Vec<Wanted>,
         report: &mut ReconcileReport,
     ) -> Result<(), StoreError> {
         let router = repair.router;
-        let wanted = self.wanted(router, repair.held).await?;
         let mut on_router: HashMap<IpNet, Vec<&ListedEntry>> = HashMap::new();
         for e in present.iter().filter(|e| !e.disabled) {
             on_router.entry(e.address.trunc()).or_default().push(e);
         }
         let wanted_addresses: HashSet<IpNet> = wanted.iter().map(|w| w.address.trunc()).collect();
-        let mut to_remove: Vec<(IpNet, Option<String>)> = on_router
+        let mut to_remove: Vec<(IpNet, Option<String>, &str)> = on_router
             .iter()
             .filter(|(address, entries)| {
                 entries.iter().all(|e| is_ours(e))
                     && !wanted_addresses.contains(address)
                     && !repair.keep.contains(address)
             })
-            .map(|(address, entries)| (*address, entries[0].comment.clone()))
+            .map(|(address, entries)| (*address, entries[0].comment.clone(), "nothing wants it"))
             .collect();
         let mut to_add: Vec<Wanted> = wanted
             .into_iter()
@@ -271,8 +287,8 @@ impl Gate {
                     cleared.remove(&address);
                 }
             }
-            for (address, comment) in to_remove {
-                if self.take_off(repair, address, comment, report).await {
+            for (address, comment, why) in to_remove {
+                if self.take_off(repair, address, comment, why, report).await {
                     cleared.insert(address);
                     placed.remove(&address);
                 }
@@ -290,7 +306,7 @@ impl Gate {
             to_remove = placed
                 .iter()
                 .filter(|a| !now.contains_key(a) && !repair.keep.contains(a))
-                .map(|a| (*a, Some("decided while it was repaired".to_owned())))
+                .map(|a| (*a, None, "decided while it was repaired"))
                 .collect();
             if to_add.is_empty() && to_remove.is_empty() {
                 break;
@@ -330,6 +346,7 @@ impl Gate {
         repair: &Repair<'_>,
         address: IpNet,
         comment: Option<String>,
+        why: &str,
         report: &mut ReconcileReport,
     ) -> bool {
         let (router, list) = (repair.router, repair.held.list(repair.router));
@@ -340,7 +357,11 @@ impl Gate {
                     AuditEntry::new(RECONCILER, "reconcile.remove")
                         .router(&router.config.name)
                         .address(address)
-                        .detail(serde_json::json!({ "list": list.as_str(), "comment": comment })),
+                        .detail(serde_json::json!({
+                            "list": list.as_str(),
+                            "comment": comment,
+                            "why": why,
+                        })),
                 )
                 .await;
                 true
@@ -402,11 +423,6 @@ struct Repair<'a> {
     snapshot_at: DateTime<Utc>,
     /// Addresses whose entries stay even if nothing wants them.
     keep: &'a HashSet<IpNet>,
-}
-
-/// `at`, cut to the whole millisecond.
-fn whole_ms(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 /// Whether tgate wrote the entry: its comment starts with `tgate:`.

@@ -170,13 +170,32 @@ command_timeout = "3s"
         self.sim.active_sessions().iter().any(|s| s.name == account)
     }
 
+    /// How many audit records carry this action, whatever they are about.
+    pub async fn audits(&self, action: &str) -> usize {
+        self.count_audits(action, None).await
+    }
+
+    /// The commands the router received from index `from` of its log on
+    /// that contain `needle`, in order.
+    pub fn commands_since(&self, from: usize, needle: &str) -> Vec<String> {
+        self.sim.command_log()[from..]
+            .iter()
+            .filter(|c| c.text.contains(needle))
+            .map(|c| c.text.clone())
+            .collect()
+    }
+
     /// Audit records with this action about this session.
     pub async fn audited(&self, s: &Session, action: &str) -> usize {
+        self.count_audits(action, Some(s.id.to_string())).await
+    }
+
+    async fn count_audits(&self, action: &str, session_id: Option<String>) -> usize {
         self.store()
             .audit_log(&AuditFilter {
-                session_id: Some(s.id.to_string()),
+                session_id,
                 action: Some(action.into()),
-                limit: 100,
+                limit: 500,
                 ..Default::default()
             })
             .await
