@@ -1,6 +1,7 @@
-//! The expiry job queue: apalis storage in tgate's own database (apalis-sqlite
-//! on SQLite, apalis-postgres on PostgreSQL), so a job is as durable as the
-//! session it expires and any worker replica can run it.
+//! The expiry job queue: apalis storage beside tgate's own (apalis-sqlite in
+//! a file next to the SQLite database, apalis-postgres in the PostgreSQL
+//! database), so a job is as durable as the session it expires and any
+//! worker replica can run it.
 //!
 //! apalis keeps a job's due time in whole seconds, which alone would make
 //! expiry up to a second late or early. So a job is made due a little
@@ -61,16 +62,13 @@ pub enum JobQueue {
 }
 
 impl JobQueue {
-    /// The queue in the store's database, its tables created or migrated.
+    /// The queue in the store's job database, its tables created or migrated.
     pub async fn open(store: &Arc<dyn Store>) -> anyhow::Result<JobQueue> {
         match store.backend_pool() {
             BackendPool::Sqlite(pool) => {
-                // apalis's setup() would also turn off fsync for the shared
-                // pool; only its migrations are wanted. They share sqlx's
-                // table with tgate's, so each side ignores the other's rows.
-                let mut migrator = SqliteStorage::migrations();
-                migrator.set_ignore_missing(true);
-                migrator
+                // apalis's setup() would also turn off fsync for the
+                // pool; only its migrations are wanted.
+                SqliteStorage::migrations()
                     .run(&pool)
                     .await
                     .context("job queue migrations (SQLite)")?;
@@ -109,8 +107,7 @@ impl JobQueue {
     /// the same session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
         match self {
-            // Through SQLite's one writing connection, which the storage
-            // writes through too.
+            // Through the job file's one writing connection.
             JobQueue::Sqlite(s) => push_sqlite(s.pool(), expiries).await,
             // apalis-postgres writes all the jobs in one statement itself.
             JobQueue::Postgres(s) => s
@@ -156,8 +153,9 @@ const JOBS_PER_STATEMENT: usize = 1000;
 
 /// Writes expiry jobs to apalis's SQLite table as one statement. apalis's
 /// own sink writes a statement per job inside a transaction, so a handful
-/// of jobs held SQLite's one writing connection for several round trips to
-/// its thread, with every connect's session insert waiting behind them.
+/// of jobs held the queue's one connection for several round trips to its
+/// thread, with the next connects' jobs and the worker's fetch waiting
+/// behind them.
 /// The rows are the ones that sink writes (apalis-sqlite 1.0's
 /// `queries/task/sink.sql`), which
 /// `sqlite_jobs_are_the_rows_apalis_writes` checks against apalis itself.
@@ -219,7 +217,7 @@ const SQLITE_JOBS_STATS: &[(&str, &str)] = &[
 ];
 
 /// Records [`SQLITE_JOBS_STATS`] unless the database already has statistics
-/// for the job table, and has this connection (the store's one writer,
+/// for the job table, and has this connection (the queue's one connection,
 /// which runs every queue statement) load them.
 async fn describe_sqlite_jobs(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;

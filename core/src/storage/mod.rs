@@ -44,8 +44,9 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
-/// The pool behind a store, for components that keep their own tables in
-/// the same database (the worker's job queue).
+/// The pool where the worker's job queue keeps its tables: on PostgreSQL the
+/// store's own database, on SQLite a file beside it (`tgate.db-jobs` beside
+/// `tgate.db`).
 #[derive(Debug, Clone)]
 pub enum BackendPool {
     Sqlite(sqlx::SqlitePool),
@@ -369,7 +370,7 @@ pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// The connection pool, for the job queue that shares the database.
+    /// The connection pool of the job queue's database.
     fn backend_pool(&self) -> BackendPool;
 
     /// A cheap round trip, for readiness checks.

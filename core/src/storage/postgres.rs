@@ -26,6 +26,9 @@ pub struct PgStore {
     pool: PgPool,
     /// The same pool: PostgreSQL serves reads beside writes itself.
     reads: PgPool,
+    /// The same pool again: the job queue's tables are in the same
+    /// database, in apalis's schema.
+    jobs: PgPool,
     audits: Group<AuditEntry>,
     /// New pending sessions, inserted together.
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
@@ -68,6 +71,7 @@ impl PgStore {
         migrator.run(&pool).await?;
         Ok(PgStore {
             reads: pool.clone(),
+            jobs: pool.clone(),
             audits: audit_group!(sqlx::Postgres, pool),
             pending_inserts: pending_group!(sqlx::Postgres, pool),
             message_ids: message_id_group!(sqlx::Postgres, pool),

@@ -393,10 +393,11 @@ macro_rules! message_id_group {
 }
 pub(super) use message_id_group;
 
-/// Implements [`super::Store`] for a struct with `pool` and `reads` fields of
-/// a concrete sqlx pool type and an `audits` [`audit_group`]: writes (and
-/// anything that must see its own writes at once) go to `pool`, plain reads
-/// to `reads`, which may be the same pool. The body is the same for every backend; only the pool's type
+/// Implements [`super::Store`] for a struct with `pool`, `reads` and `jobs`
+/// fields of a concrete sqlx pool type and an `audits` [`audit_group`]:
+/// writes (and anything that must see its own writes at once) go to `pool`,
+/// plain reads to `reads`, which may be the same pool, and the job queue's
+/// tables are reached through `jobs`. The body is the same for every backend; only the pool's type
 /// differs, which is exactly what sqlx's generics need to see.
 macro_rules! impl_store {
     ($store:ty, $backend:literal, jobs_sql = $jobs_sql:literal, prune_jobs_sql = $prune_jobs_sql:literal) => {
@@ -407,7 +408,7 @@ macro_rules! impl_store {
             }
 
             fn backend_pool(&self) -> $crate::storage::BackendPool {
-                $crate::storage::BackendPool::from(self.pool.clone())
+                $crate::storage::BackendPool::from(self.jobs.clone())
             }
 
             async fn ping(&self) -> Result<(), StoreError> {
@@ -1083,7 +1084,7 @@ macro_rules! impl_store {
                 let (queued, late): (i64, i64) = sqlx::query_as($jobs_sql)
                     .bind(queue)
                     .bind(due_before.timestamp())
-                    .fetch_one(&self.reads)
+                    .fetch_one(&self.jobs)
                     .await?;
                 Ok((queued, late))
             }
@@ -1098,7 +1099,7 @@ macro_rules! impl_store {
                     .bind(queue)
                     .bind(finished_before.timestamp())
                     .bind(limit)
-                    .execute(&self.pool)
+                    .execute(&self.jobs)
                     .await?;
                 Ok(done.rows_affected())
             }

@@ -1,5 +1,6 @@
-//! The SQLite backend: the embedded default, one file in WAL mode, so a small
-//! installation needs no database server.
+//! The SQLite backend: the embedded default, a file in WAL mode (and a
+//! second beside it for the job queue), so a small installation needs no
+//! database server.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub struct SqliteStore {
     /// Connections that only read: in WAL mode they never wait for the
     /// writer, nor it for them.
     reads: SqlitePool,
+    /// The job queue's database, a file of its own ([`jobs_file`]) with its
+    /// own writing connection.
+    jobs: SqlitePool,
     audits: Group<AuditEntry>,
     /// New pending sessions, inserted together.
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
@@ -88,7 +92,8 @@ impl SqliteStore {
             .connect_with(options.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let mut migrator = sqlx::migrate!("./migrations/sqlite");
-        // The job queue keeps its own migrations in the same database.
+        // Databases from before the job queue had a file of its own also
+        // hold the queue's migration history.
         migrator.set_ignore_missing(true);
         migrator.run(&pool).await?;
         let reads = SqlitePoolOptions::new()
@@ -97,6 +102,18 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         let checkpointer = sqlx::SqliteConnection::connect_with(&options).await?;
+        // The job queue writes on every connect (the expiry job) and every
+        // tenth of a second (the worker's fetch, lock and acknowledgement).
+        // In the same file those writes took turns with the session inserts
+        // on the one writing connection, and were the inserts' longest
+        // waits; in a file of their own each side has its own write lock.
+        // Its one connection also checkpoints its own log: a pause there
+        // holds up only the queue.
+        let jobs = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone().filename(jobs_file(options.get_filename())))
+            .await?;
         Ok(SqliteStore {
             checkpoints: tokio::spawn(checkpoints(checkpointer)),
             audits: audit_group!(sqlx::Sqlite, pool),
@@ -105,12 +122,22 @@ impl SqliteStore {
             strikes: strike_group!(sqlx::Sqlite, pool),
             pool,
             reads,
+            jobs,
         })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The job queue's file: the database's name with `-jobs` appended
+/// (`tgate.db-jobs` beside `tgate.db`). An in-memory database's queue is
+/// in memory too, under the same rule.
+fn jobs_file(database: &std::path::Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-jobs");
+    name.into()
 }
 
 /// Checkpoints the write-ahead log every [`CHECKPOINT_EVERY`], without
@@ -153,7 +180,7 @@ mod tests {
     use sqlx::ConnectOptions;
 
     use super::*;
-    use crate::storage::Store;
+    use crate::storage::{BackendPool, Store};
 
     /// Counts the accounts in the database file alone, without its log: what
     /// has been checkpointed. `None` while a checkpoint is half-copied.
@@ -170,6 +197,96 @@ mod tests {
             .fetch_one(&mut conn)
             .await
             .ok()
+    }
+
+    /// The tables in a database file, read straight from the file.
+    async fn tables_in(path: &std::path::Path) -> Vec<String> {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(path)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    /// The job queue's tables go in `<database>-jobs`, and an earlier
+    /// version's queue tables in the database itself are dropped.
+    #[tokio::test]
+    async fn the_job_queue_has_a_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tgate.db");
+        let mut old = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE Jobs (id TEXT PRIMARY KEY)")
+            .execute(&mut old)
+            .await
+            .unwrap();
+        drop(old);
+
+        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let BackendPool::Sqlite(jobs) = store.backend_pool() else {
+            panic!("a SQLite store's queue is on SQLite");
+        };
+        sqlx::query("CREATE TABLE queue_probe (n INTEGER)")
+            .execute(&jobs)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            tables_in(&dir.path().join("tgate.db-jobs")).await,
+            ["queue_probe"]
+        );
+        let tables = tables_in(&path).await;
+        assert!(tables.contains(&"sessions".to_owned()), "{tables:?}");
+        assert!(!tables.contains(&"queue_probe".to_owned()), "{tables:?}");
+        assert!(!tables.contains(&"Jobs".to_owned()), "{tables:?}");
+    }
+
+    /// An in-memory database works, and its queue is a second in-memory
+    /// database, not a file.
+    #[tokio::test]
+    async fn an_in_memory_database_keeps_its_queue_apart_in_memory() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let router: RouterName = "office".parse().unwrap();
+        store
+            .sync_routers(std::slice::from_ref(&router))
+            .await
+            .unwrap();
+        let account = store
+            .ensure_account(&router, &"alice".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.account(&router, &account.name).await.unwrap(),
+            Some(account),
+            "the readers see the writer's database"
+        );
+        let BackendPool::Sqlite(jobs) = store.backend_pool() else {
+            panic!("a SQLite store's queue is on SQLite");
+        };
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_schema WHERE type = 'table'")
+                .fetch_all(&jobs)
+                .await
+                .unwrap();
+        assert!(
+            tables.is_empty(),
+            "the queue's database is apart: {tables:?}"
+        );
+        let in_memory: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&jobs)
+            .await
+            .unwrap();
+        assert_eq!(in_memory, "memory");
     }
 
     /// The writer never checkpoints, yet a write reaches the database file
