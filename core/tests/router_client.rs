@@ -690,3 +690,73 @@ async fn queued_calls_share_one_exec_and_keep_their_own_answers() {
     assert_eq!(sim.address_list(SANDBOX).len(), 2);
     sim.shutdown().await;
 }
+
+/// Calls on the list a gateway puts first (tgate's ban list) go ahead of
+/// everything already queued for the router: a ban queued behind 70 kicks
+/// leads the very next exec instead of waiting for the kicks' two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn calls_on_the_first_list_go_ahead_of_the_queue() {
+    let sim = start_sim().await;
+    let bans = list("tgate-ban");
+    let gateway = std::sync::Arc::new(admin(&sim).first(bans.clone()));
+    gateway.identity().await.unwrap();
+    sim.clear_command_log();
+
+    // The first call stalls at the router; 70 kicks queue behind it, then
+    // a ban.
+    sim.set_latency(Duration::from_secs(1));
+    let busy = tokio::spawn({
+        let gateway = gateway.clone();
+        async move { gateway.identity().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let kicks: Vec<_> = (0..70)
+        .map(|i| {
+            let gateway = gateway.clone();
+            let caller = format!("198.51.100.{i}").parse().unwrap();
+            tokio::spawn(async move {
+                let target = PppMatch {
+                    caller_id: Some(caller),
+                    ..PppMatch::default()
+                };
+                gateway.disconnect(&target).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ban = NewEntry {
+        list: bans,
+        address: net("203.0.113.66/32"),
+        timeout: None,
+        comment: None,
+    };
+    assert_eq!(gateway.add_address(&ban).await.unwrap(), AddOutcome::Added);
+    busy.await.unwrap().unwrap();
+    for kick in kicks {
+        kick.await.unwrap().unwrap();
+    }
+
+    let banned: Vec<String> = sim
+        .address_list("tgate-ban")
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    assert_eq!(banned, ["203.0.113.66"]);
+    let log = sim.command_log();
+    // The stalled identity, the ban with 63 kicks, the other 7 kicks.
+    assert_eq!(log.len(), 3, "{log:#?}");
+    let second = &log[1].text;
+    let (ban_at, kick_at) = (
+        second.find("203.0.113.66"),
+        second.find("/ppp active remove"),
+    );
+    assert!(
+        matches!((ban_at, kick_at), (Some(ban), Some(kick)) if ban < kick),
+        "the ban leads the second exec:\n{second}"
+    );
+    let kicked: usize = log
+        .iter()
+        .map(|c| c.text.matches("/ppp active remove").count())
+        .sum();
+    assert_eq!(kicked, 70);
+}

@@ -270,16 +270,19 @@ pub fn ssh_gateways(config: &Config) -> HashMap<RouterName, Arc<dyn Gateway>> {
                     passphrase: passphrase.clone(),
                 },
             };
-            let gateway: Arc<dyn Gateway> = Arc::new(SshGateway::new(SshTarget {
-                router: r.name.clone(),
-                host: r.host.clone(),
-                port: r.port,
-                user: r.user.clone(),
-                auth,
-                host_key: r.host_key.clone(),
-                connect_timeout: CONNECT_TIMEOUT,
-                command_timeout: r.command_timeout,
-            }));
+            let gateway: Arc<dyn Gateway> = Arc::new(
+                SshGateway::new(SshTarget {
+                    router: r.name.clone(),
+                    host: r.host.clone(),
+                    port: r.port,
+                    user: r.user.clone(),
+                    auth,
+                    host_key: r.host_key.clone(),
+                    connect_timeout: CONNECT_TIMEOUT,
+                    command_timeout: r.command_timeout,
+                })
+                .first(r.ban_list.clone()),
+            );
             (r.name.clone(), gateway)
         })
         .collect()

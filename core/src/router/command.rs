@@ -71,6 +71,18 @@ pub enum Command {
 }
 
 impl Command {
+    /// The address list the command reads or changes, if any.
+    pub fn address_list(&self) -> Option<&AddressListName> {
+        match self {
+            Command::AddAddress(entry) => Some(&entry.list),
+            Command::RemoveAddress { list, .. } | Command::PrintList { list, .. } => Some(list),
+            Command::PrintPppActive
+            | Command::FindPppActive(_)
+            | Command::RemovePppActive(_)
+            | Command::Identity => None,
+        }
+    }
+
     /// A short name for logs and tracing spans.
     pub fn kind(&self) -> &'static str {
         match self {

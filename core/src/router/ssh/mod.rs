@@ -69,14 +69,19 @@ pub struct SshTarget {
     pub command_timeout: Duration,
 }
 
-/// How many calls may wait for a router's thread before callers wait to
-/// queue.
+/// How many calls may wait for a router's thread, in each of its two
+/// queues, before callers wait to queue.
 const QUEUE: usize = 256;
 
 /// A [`Gateway`] to one RouterOS router over SSH.
 pub struct SshGateway {
     router: RouterName,
+    /// Calls on [`Self::first`], which the router's thread takes before any
+    /// other.
+    urgent: mpsc::Sender<worker::Request>,
     requests: mpsc::Sender<worker::Request>,
+    /// The address list whose calls go ahead of the others.
+    first: Option<AddressListName>,
     metrics: Arc<RouterMetrics>,
 }
 
@@ -84,7 +89,9 @@ impl SshGateway {
     /// Starts the router's thread. Nothing connects until the first call.
     pub fn new(target: SshTarget) -> SshGateway {
         let router = target.router.clone();
-        let (requests, inbox) = mpsc::channel(QUEUE);
+        let (urgent, first) = mpsc::channel(QUEUE);
+        let (requests, rest) = mpsc::channel(QUEUE);
+        let inbox = worker::Inbox { first, rest };
         let spawned = std::thread::Builder::new()
             .name(format!("tgate-ssh-{router}"))
             .spawn(move || worker::run(target, inbox));
@@ -96,9 +103,20 @@ impl SshGateway {
         let metrics = metrics::global().router(&router);
         SshGateway {
             router,
+            urgent,
             requests,
+            first: None,
             metrics,
         }
+    }
+
+    /// Has reads and changes of `list` go ahead of every other call queued
+    /// for the router (each still in its own order). For the ban list: a ban
+    /// should stop a caller at once, not after the kicks its own storm of
+    /// connects queued.
+    pub fn first(mut self, list: AddressListName) -> SshGateway {
+        self.first = Some(list);
+        self
     }
 
     /// Runs `command` on the router's thread; returns the rendered text (for
@@ -108,7 +126,9 @@ impl SshGateway {
         let mode = worker::Mode::Batched {
             probe: command.presence_probe(),
         };
-        self.run_text(command.kind(), command.render()?, mode).await
+        let urgent = self.first.is_some() && command.address_list() == self.first.as_ref();
+        self.run_text(command.kind(), command.render()?, mode, urgent)
+            .await
     }
 
     /// Runs one bootstrap query or change (rendered by
@@ -116,7 +136,12 @@ impl SshGateway {
     /// router's output as it is: the caller knows how to read it.
     pub async fn exec_setup(&self, command: &Rendered) -> Result<String, RouterError> {
         let (_, output) = self
-            .run_text("bootstrap", command.text().to_owned(), worker::Mode::Alone)
+            .run_text(
+                "bootstrap",
+                command.text().to_owned(),
+                worker::Mode::Alone,
+                false,
+            )
             .await?;
         Ok(output)
     }
@@ -126,6 +151,7 @@ impl SshGateway {
         kind: &'static str,
         text: String,
         mode: worker::Mode,
+        urgent: bool,
     ) -> Result<(String, String), RouterError> {
         let span = tracing::info_span!("router_call", router = %self.router, command = kind);
         let (reply, answer) = oneshot::channel();
@@ -141,7 +167,8 @@ impl SshGateway {
         };
         let started = Instant::now();
         let result = async {
-            self.requests.send(request).await.map_err(|_| stopped())?;
+            let queue = if urgent { &self.urgent } else { &self.requests };
+            queue.send(request).await.map_err(|_| stopped())?;
             let output = answer.await.map_err(|_| stopped())?;
             if let Err(error) = &output {
                 tracing::debug!(%error, "router call failed");

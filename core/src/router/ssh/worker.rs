@@ -1,6 +1,6 @@
 //! The thread that owns a router's SSH session. Async callers hand it
-//! requests over a channel; it runs them in arrival order on one long-lived
-//! session, reconnecting when the session breaks and backing off when the
+//! requests over two channels, one taken before the other; it runs each
+//! channel's requests in arrival order on one long-lived session, reconnecting when the session breaks and backing off when the
 //! router cannot be reached, so that a dead router costs one connect attempt
 //! per backoff step however many calls arrive. Whatever queued up while a
 //! command ran goes to the router as one script ([`batch`](super::batch)),
@@ -46,22 +46,59 @@ pub(super) enum Mode {
     Batched { probe: Option<String> },
 }
 
+/// A router's two queues.
+pub(super) struct Inbox {
+    /// Requests that go ahead of the rest.
+    pub first: mpsc::Receiver<Request>,
+    pub rest: mpsc::Receiver<Request>,
+}
+
+impl Inbox {
+    /// The next request, a first one if any is waiting; blocks until one
+    /// comes. `None` once both queues are closed and empty.
+    fn next(&mut self) -> Option<Request> {
+        if let Ok(request) = self.first.try_recv() {
+            return Some(request);
+        }
+        if let Ok(request) = self.rest.try_recv() {
+            return Some(request);
+        }
+        let Inbox { first, rest } = self;
+        futures::executor::block_on(async {
+            tokio::select! {
+                biased;
+                Some(request) = first.recv() => Some(request),
+                Some(request) = rest.recv() => Some(request),
+                else => None,
+            }
+        })
+    }
+
+    /// Adds what is already waiting to `queued`, first ones first, up to
+    /// [`MAX_BATCH`].
+    fn fill(&mut self, queued: &mut Vec<Request>) {
+        for queue in [&mut self.first, &mut self.rest] {
+            while queued.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(request) => queued.push(request),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+}
+
 /// Serves requests until every sender is gone, then closes the session.
-pub(super) fn run(target: SshTarget, mut requests: mpsc::Receiver<Request>) {
+pub(super) fn run(target: SshTarget, mut inbox: Inbox) {
     let mut worker = Worker {
         target,
         connection: None,
         backoff: Backoff::default(),
     };
     let mut queued = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = requests.blocking_recv() {
-        queued.push(first);
-        while queued.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => queued.push(request),
-                Err(_) => break,
-            }
-        }
+    while let Some(next) = inbox.next() {
+        queued.push(next);
+        inbox.fill(&mut queued);
         // A caller that gave up while its request was queued gets nothing.
         queued.retain(|r| !r.reply.is_closed());
         worker.serve(std::mem::take(&mut queued));
