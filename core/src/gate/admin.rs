@@ -52,29 +52,33 @@ impl Gate {
                 until: now + chrono::Duration::from_std(length).unwrap_or(chrono::Duration::MAX),
             })
             .await?;
-        self.audit_quietly(AuditEntry::new(by, "ban.add").address(network).detail(
+        // The routers' entries do not wait for the audit record: the ban
+        // row is stored, and a caller being banned is still dialling.
+        let audit = self.audit_quietly(AuditEntry::new(by, "ban.add").address(network).detail(
             serde_json::json!({ "ban": ban.id, "reason": reason, "source": source, "seconds": length.as_secs() }),
-        ))
-        .await;
-        for router in self.routers() {
-            let entry = NewEntry {
-                list: router.config.ban_list.clone(),
-                address: network,
-                timeout: Some(length),
-                comment: Some(
-                    format!("tgate:ban {}", ban.id)
-                        .parse()
-                        .expect("a number fits the comment alphabet"),
-                ),
-            };
-            self.apply(
-                router,
-                "ban add",
-                session,
-                router.gateway.add_address(&entry),
-            )
-            .await;
-        }
+        ));
+        let routers = async {
+            for router in self.routers() {
+                let entry = NewEntry {
+                    list: router.config.ban_list.clone(),
+                    address: network,
+                    timeout: Some(length),
+                    comment: Some(
+                        format!("tgate:ban {}", ban.id)
+                            .parse()
+                            .expect("a number fits the comment alphabet"),
+                    ),
+                };
+                self.apply(
+                    router,
+                    "ban add",
+                    session,
+                    router.gateway.add_address(&entry),
+                )
+                .await;
+            }
+        };
+        tokio::join!(audit, routers);
         Ok(ban)
     }
 

@@ -47,13 +47,17 @@ impl Gate {
         )
         .await;
 
-        // From here to the ban, one strike of this caller at a time.
-        let _judging = self.strike_lock(&s.caller_id).lock().await;
+        // From here to the ban, one strike of this caller at a time. The
+        // lock is one of a fixed set shared by many callers, so it is let go
+        // before any kick: a kick waits its turn behind every other command
+        // queued for the router, and another caller's ban would wait too.
+        let judging = self.strike_lock(&s.caller_id).lock().await;
         if let Some(ip) = s.caller_id.ip()
             && ban_in_force(self.store().as_ref(), ip, now)
                 .await?
                 .is_some()
         {
+            drop(judging);
             self.kick_caller(s.caller_id, Some(s.id)).await;
             return Ok(None);
         }
@@ -77,6 +81,7 @@ impl Gate {
                     // A never_ban network.
                     return Ok(None);
                 };
+                drop(judging);
                 info!(caller = %s.caller_id, until = %ban.until, strikes, "caller banned");
                 self.kick_caller(s.caller_id, Some(s.id)).await;
                 self.spawn_alert(messages::alert_banned(
@@ -95,6 +100,7 @@ impl Gate {
                     .is_some_and(|a| a.locked);
                 if !locked {
                     self.ban_caller(s, &reason, "policy", POLICY).await?;
+                    drop(judging);
                     info!(router = %s.router, account = %s.account, caller = %s.caller_id, "account locked");
                     self.kick_caller(s.caller_id, Some(s.id)).await;
                     self.spawn_alert(messages::alert_locked(
