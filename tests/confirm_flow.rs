@@ -236,15 +236,22 @@ async fn a_prompt_survives_telegrams_rate_limit() {
     assert_eq!(status, 202);
     let prompt = sys.prompt(alice.id).await;
     assert!(prompt.text.contains("is this you?"));
-    let calls: Vec<_> = sys
-        .tg
-        .calls()
-        .into_iter()
-        .filter(|c| c.method == "sendMessage")
-        .map(|c| c.status)
-        .collect();
+    let send_message_statuses = || -> Vec<u16> {
+        sys.tg
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "sendMessage")
+            .map(|c| c.status)
+            .collect()
+    };
+    // The simulator logs a call just after it answers it, so the prompt can
+    // be seen a moment before its call is in the log.
+    sys.eventually("the prompt's sendMessage in the call log", || {
+        send_message_statuses().len() >= 2
+    })
+    .await;
     assert_eq!(
-        calls,
+        send_message_statuses(),
         [429, 200],
         "one refusal, then the retry after retry_after"
     );

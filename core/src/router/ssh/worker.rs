@@ -1,8 +1,9 @@
 //! The thread that owns a router's SSH session. Async callers hand it
 //! requests over two channels, one taken before the other; it runs each
-//! channel's requests in arrival order on one long-lived session, reconnecting when the session breaks and backing off when the
-//! router cannot be reached, so that a dead router costs one connect attempt
-//! per backoff step however many calls arrive. Whatever queued up while a
+//! channel's requests in arrival order on one long-lived session,
+//! reconnecting when the session breaks and backing off when the router
+//! cannot be reached, so that a dead router costs one connect attempt per
+//! backoff step however many calls arrive. Whatever queued up while a
 //! command ran goes to the router as one script ([`batch`](super::batch)),
 //! so a burst costs one exec rather than one per command.
 
