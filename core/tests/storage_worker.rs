@@ -110,7 +110,7 @@ async fn overdue_pending_sessions_and_a_routers_open_sessions() {
     );
     assert!(waiting.deadline > Utc::now());
     let pool_matches = matches!(
-        (store.backend(), store.backend_pool()),
+        (store.backend(), store.jobs_pool()),
         ("sqlite", BackendPool::Sqlite(_)) | ("postgres", BackendPool::Postgres(_))
     );
     assert!(pool_matches);

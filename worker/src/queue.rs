@@ -64,7 +64,7 @@ pub enum JobQueue {
 impl JobQueue {
     /// The queue in the store's job database, its tables created or migrated.
     pub async fn open(store: &Arc<dyn Store>) -> anyhow::Result<JobQueue> {
-        match store.backend_pool() {
+        match store.jobs_pool() {
             BackendPool::Sqlite(pool) => {
                 // apalis's setup() would also turn off fsync for the
                 // pool; only its migrations are wanted.

@@ -117,7 +117,7 @@ async fn the_sweep_expires_a_session_whose_job_was_lost() {
 
 /// Rows in the job queue's table, finished or not.
 async fn job_rows(h: &Harness) -> i64 {
-    match h.store().backend_pool() {
+    match h.store().jobs_pool() {
         BackendPool::Sqlite(pool) => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs")
             .fetch_one(&pool)
             .await
@@ -192,7 +192,7 @@ async fn finished_jobs_are_pruned_and_waiting_ones_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_acknowledges_jobs_by_id() {
     let h = Harness::new("", "").await;
-    let BackendPool::Sqlite(pool) = h.store().backend_pool() else {
+    let BackendPool::Sqlite(pool) = h.store().jobs_pool() else {
         return; // PostgreSQL plans from its own statistics.
     };
     let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(

@@ -371,7 +371,7 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
     /// The connection pool of the job queue's database.
-    fn backend_pool(&self) -> BackendPool;
+    fn jobs_pool(&self) -> BackendPool;
 
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -407,7 +407,7 @@ macro_rules! impl_store {
                 $backend
             }
 
-            fn backend_pool(&self) -> $crate::storage::BackendPool {
+            fn jobs_pool(&self) -> $crate::storage::BackendPool {
                 $crate::storage::BackendPool::from(self.jobs.clone())
             }
 

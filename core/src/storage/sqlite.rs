@@ -233,7 +233,7 @@ mod tests {
         let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
             .await
             .unwrap();
-        let BackendPool::Sqlite(jobs) = store.backend_pool() else {
+        let BackendPool::Sqlite(jobs) = store.jobs_pool() else {
             panic!("a SQLite store's queue is on SQLite");
         };
         sqlx::query("CREATE TABLE queue_probe (n INTEGER)")
@@ -270,7 +270,7 @@ mod tests {
             Some(account),
             "the readers see the writer's database"
         );
-        let BackendPool::Sqlite(jobs) = store.backend_pool() else {
+        let BackendPool::Sqlite(jobs) = store.jobs_pool() else {
             panic!("a SQLite store's queue is on SQLite");
         };
         let tables: Vec<String> =

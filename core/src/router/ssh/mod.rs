@@ -126,7 +126,8 @@ impl SshGateway {
         let mode = worker::Mode::Batched {
             probe: command.presence_probe(),
         };
-        let urgent = self.first.is_some() && command.address_list() == self.first.as_ref();
+        let urgent =
+            (self.first.as_ref()).is_some_and(|first| command.address_list() == Some(first));
         self.run_text(command.kind(), command.render()?, mode, urgent)
             .await
     }
