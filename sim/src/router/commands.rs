@@ -174,8 +174,16 @@ impl Console<'_> {
         let shared = self.shared.clone();
         let mut state = shared.state.lock().expect("router state");
         match c.menu {
-            Menu::AddressList(_) => state.entries.retain(|e| !ids.contains(&e.id)),
-            Menu::PppSecret => state.secrets.retain(|s| !ids.contains(&s.id)),
+            Menu::AddressList(_) => {
+                for id in &ids {
+                    state.entries.remove(*id);
+                }
+            }
+            Menu::PppSecret => {
+                for id in &ids {
+                    state.secrets.remove(*id);
+                }
+            }
             m if is_item_menu(m) => state.items.remove(m, &ids),
             Menu::PppActive | Menu::ServerInterface(_) => {
                 for gone in state.disconnect(&ids, &shared.sandbox_list) {
@@ -225,14 +233,14 @@ impl Console<'_> {
             }
             Menu::PppSecret => {
                 let name = arg("name").ok_or("failure: name not set")?;
-                if state.secrets.iter().any(|s| s.name == name) {
+                if state.secrets.with_key(name.as_str()).next().is_some() {
                     return Err("failure: secret with the same name already exists".to_owned());
                 }
                 let id = state.next_id();
                 let mut secret = Secret::new(id, &name);
                 apply_secret(&mut secret, &args);
                 secret.disabled = disabled == Some(true);
-                state.secrets.push(secret);
+                state.secrets.insert(id, secret);
                 Ok(Value::Ids(vec![id]))
             }
             m if is_item_menu(m) => {
@@ -283,30 +291,34 @@ impl Console<'_> {
         let mut state = self.shared.state.lock().expect("router state");
         let now = tokio::time::Instant::now();
         if family.is_some() {
-            for e in state.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
-                for (k, v) in &args {
-                    match k.as_str() {
-                        "list" => e.list = v.clone(),
-                        "comment" => e.comment = Some(v.clone()).filter(|c| !c.is_empty()),
-                        _ => {}
+            for id in &ids {
+                state.entries.update(*id, |e| {
+                    for (k, v) in &args {
+                        match k.as_str() {
+                            "list" => e.list = v.clone(),
+                            "comment" => e.comment = Some(v.clone()).filter(|c| !c.is_empty()),
+                            _ => {}
+                        }
                     }
-                }
-                if let Some(t) = timeout_value {
-                    e.expires = t.map(|t| now + t);
-                }
-                if let Some(a) = address {
-                    e.address = a;
-                }
-                if let Some(d) = disabled {
-                    e.disabled = d;
-                }
+                    if let Some(t) = timeout_value {
+                        e.expires = t.map(|t| now + t);
+                    }
+                    if let Some(a) = address {
+                        e.address = a;
+                    }
+                    if let Some(d) = disabled {
+                        e.disabled = d;
+                    }
+                });
             }
         } else if c.menu == Menu::PppSecret {
-            for s in state.secrets.iter_mut().filter(|s| ids.contains(&s.id)) {
-                apply_secret(s, &args);
-                if let Some(d) = disabled {
-                    s.disabled = d;
-                }
+            for id in &ids {
+                state.secrets.update(*id, |s| {
+                    apply_secret(s, &args);
+                    if let Some(d) = disabled {
+                        s.disabled = d;
+                    }
+                });
             }
         }
         Ok(Value::Nothing)

@@ -19,10 +19,8 @@ pub(crate) enum Event {
 
 /// The PPP secret's comment, where tik2fa keeps the owner's chat id.
 pub(crate) fn chat_id(state: &RouterState, user: &str) -> Option<String> {
-    state
-        .secrets
-        .iter()
-        .find(|s| s.name == user)
+    (state.secrets.with_key(user))
+        .next()
         .and_then(|s| s.comment.clone())
 }
 

@@ -16,6 +16,7 @@ mod parse;
 mod server;
 mod state;
 mod table;
+mod tables;
 mod types;
 
 use std::collections::HashMap;

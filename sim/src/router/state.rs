@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use tokio::time::Instant;
 
 use super::items::Items;
+use super::tables::{Entries, Secrets, Sessions, secrets, sessions};
 use super::types::{Change, RouterChange};
 
 /// Which of the two address-list menus an entry belongs to.
@@ -120,9 +121,9 @@ pub(crate) struct RouterState {
     pub identity: String,
     /// Filter rules, PPP profiles, user groups, users, `/ip ssh`.
     pub items: Items,
-    pub entries: Vec<AddrEntry>,
-    pub secrets: Vec<Secret>,
-    pub active: Vec<Active>,
+    pub entries: Entries,
+    pub secrets: Secrets,
+    pub active: Sessions,
     /// Timestamped entry additions and PPP session ends, for measurements.
     pub changes: Vec<RouterChange>,
     next_id: u32,
@@ -147,9 +148,9 @@ impl RouterState {
         RouterState {
             identity,
             items,
-            entries: Vec::new(),
-            secrets: Vec::new(),
-            active: Vec::new(),
+            entries: Entries::default(),
+            secrets: secrets(),
+            active: sessions(),
             next_id,
             changes: Vec::new(),
             next_session: 0x81A0_0000,
@@ -164,8 +165,7 @@ impl RouterState {
 
     /// Drops entries whose timeout has run out.
     pub fn purge(&mut self) {
-        let now = Instant::now();
-        self.entries.retain(|e| e.expires.is_none_or(|t| t > now));
+        self.entries.purge(Instant::now());
     }
 
     pub fn add_entry(
@@ -178,11 +178,7 @@ impl RouterState {
         disabled: bool,
     ) -> Result<u32, AddError> {
         self.purge();
-        if self
-            .entries
-            .iter()
-            .any(|e| e.family == family && e.list == list && e.address == address)
-        {
+        if (self.entries.at(address)).any(|e| e.family == family && e.list == list) {
             return Err(AddError::Duplicate);
         }
         let id = self.next_id();
@@ -193,7 +189,7 @@ impl RouterState {
                 address: show_address(&address),
             },
         });
-        self.entries.push(AddrEntry {
+        self.entries.insert(AddrEntry {
             id,
             family,
             list: list.to_owned(),
@@ -208,22 +204,27 @@ impl RouterState {
 
     /// Removes the entry for `address` in `list`, whichever family it is.
     pub fn remove_address(&mut self, list: &str, address: &IpNet) -> bool {
-        let before = self.entries.len();
-        self.entries
-            .retain(|e| !(e.list == list && &e.address == address));
-        before != self.entries.len()
+        let ids: Vec<u32> = (self.entries.at(*address))
+            .filter(|e| e.list == list)
+            .map(|e| e.id)
+            .collect();
+        for id in &ids {
+            self.entries.remove(*id);
+        }
+        !ids.is_empty()
     }
 
     pub fn set_secret(&mut self, name: &str, comment: Option<&str>) {
         let comment = comment.map(str::to_owned);
-        if let Some(s) = self.secrets.iter_mut().find(|s| s.name == name) {
-            s.comment = comment;
+        let known = self.secrets.with_key(name).next().map(|s| s.id);
+        if let Some(id) = known {
+            self.secrets.update(id, |s| s.comment = comment);
             return;
         }
         let id = self.next_id();
         let mut secret = Secret::new(id, name);
         secret.comment = comment;
-        self.secrets.push(secret);
+        self.secrets.insert(id, secret);
     }
 
     pub fn connect(
@@ -246,17 +247,20 @@ impl RouterState {
             started: Instant::now(),
             session_id,
         };
-        self.active.push(active.clone());
+        self.active.insert(id, active.clone());
         active
     }
 
     /// Ends sessions by id and runs what the on-down script does to the
     /// sandbox list; returns the sessions that ended.
     pub fn disconnect(&mut self, ids: &[u32], sandbox_list: &str) -> Vec<Active> {
-        let (gone, kept): (Vec<Active>, Vec<Active>) = std::mem::take(&mut self.active)
-            .into_iter()
-            .partition(|a| ids.contains(&a.id));
-        self.active = kept;
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let gone: Vec<Active> = ids
+            .iter()
+            .filter_map(|id| self.active.remove(*id))
+            .collect();
         let at = std::time::Instant::now();
         for a in &gone {
             self.changes.push(RouterChange {

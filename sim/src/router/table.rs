@@ -12,7 +12,7 @@ use super::duration;
 use super::eval::same;
 use super::items;
 use super::menu::Menu;
-use super::state::{RouterState, show_address};
+use super::state::{Active, AddrEntry, RouterState, show_address};
 
 pub(crate) struct Row {
     pub id: u32,
@@ -119,6 +119,17 @@ impl Hint {
         self.0.iter().filter(move |w| w.key == key)
     }
 
+    /// The address an address-list entry's `key` must be, when the
+    /// condition names one: only the entries at it need be looked at.
+    fn net(&self, key: &str) -> Option<IpNet> {
+        self.wants(key).find_map(|w| w.net)
+    }
+
+    /// [`Hint::net`] for a PPP session's address.
+    fn ip(&self, key: &str) -> Option<IpAddr> {
+        self.wants(key).find_map(|w| w.ip)
+    }
+
     /// Whether an item whose property `key` reads `have` may match.
     fn allows(&self, key: &str, have: &str) -> bool {
         self.wants(key).all(|w| same(have, &w.text))
@@ -186,11 +197,9 @@ pub(crate) fn has_items(state: &mut RouterState, menu: Menu, ids: &[u32]) -> boo
             state.purge();
             let entries = &state.entries;
             ids.iter()
-                .all(|id| entries.iter().any(|e| e.id == *id && e.family == family))
+                .all(|id| entries.get(*id).is_some_and(|e| e.family == family))
         }
-        Menu::PppActive => ids
-            .iter()
-            .all(|id| state.active.iter().any(|a| a.id == *id)),
+        Menu::PppActive => ids.iter().all(|id| state.active.get(*id).is_some()),
         _ => {
             let rows = view(state, menu).map(|v| v.rows).unwrap_or_default();
             ids.iter().all(|id| rows.iter().any(|r| r.id == *id))
@@ -209,9 +218,11 @@ pub(crate) fn view_where(state: &mut RouterState, menu: Menu, hint: &Hint) -> Op
     match menu {
         Menu::AddressList(family) => {
             state.purge();
-            let rows = state
-                .entries
-                .iter()
+            let entries: Box<dyn Iterator<Item = &AddrEntry>> = match hint.net("address") {
+                Some(net) => Box::new(state.entries.at(net)),
+                None => Box::new(state.entries.iter()),
+            };
+            let rows = entries
                 .filter(|e| {
                     e.family == family
                         && hint.allows("list", &e.list)
@@ -265,9 +276,11 @@ pub(crate) fn view_where(state: &mut RouterState, menu: Menu, hint: &Hint) -> Op
                 Menu::ServerInterface(s) => Some(s.name()),
                 _ => None,
             };
-            let rows = state
-                .active
-                .iter()
+            let sessions: Box<dyn Iterator<Item = &Active>> = match hint.ip("address") {
+                Some(ip) => Box::new(state.active.with_key(&ip)),
+                None => Box::new(state.active.iter()),
+            };
+            let rows = sessions
                 .filter(|a| {
                     service.is_none_or(|s| s == a.service)
                         && hint.allows("name", &a.name)
