@@ -49,10 +49,6 @@ impl<T, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
         self.by_id.get(&id)
     }
 
-    pub fn len(&self) -> usize {
-        self.by_id.len()
-    }
-
     pub fn insert(&mut self, id: u32, item: T) {
         self.by_key.entry((self.key)(&item)).or_default().push(id);
         if let Some(old) = self.by_id.insert(id, item) {
@@ -185,10 +181,6 @@ impl Entries {
         let table = &self.table;
         self.expiring.retain(|(_, id)| table.get(*id).is_some());
     }
-
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
 }
 
 /// The PPP secrets, indexed by name.
@@ -262,6 +254,5 @@ mod tests {
         t.update(2, |e| e.expires = None);
         t.purge(now + Duration::from_secs(60));
         assert_eq!(ids(t.iter()), [2, 3]);
-        assert_eq!(t.len(), 2);
     }
 }
