@@ -49,11 +49,11 @@ impl<T, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
         self.by_id.get(&id)
     }
 
+    /// Adds `item` as `id`, in place of any item that had that id.
     pub fn insert(&mut self, id: u32, item: T) {
+        self.remove(id);
         self.by_key.entry((self.key)(&item)).or_default().push(id);
-        if let Some(old) = self.by_id.insert(id, item) {
-            self.unindex(id, &old);
-        }
+        self.by_id.insert(id, item);
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
@@ -137,6 +137,7 @@ impl Entries {
     }
 
     pub fn insert(&mut self, entry: AddrEntry) {
+        self.remove(entry.id);
         if let Some(t) = entry.expires {
             self.expiring.insert((t, entry.id));
         }
@@ -236,6 +237,12 @@ mod tests {
         assert_eq!(ids(t.at(b)), [1, 3]);
         t.remove(1);
         assert_eq!(ids(t.at(b)), [3]);
+        t.insert(entry(2, "10.0.0.1/32", None));
+        assert_eq!(
+            ids(t.at(a)),
+            [2],
+            "an item put again under its id is indexed once"
+        );
         t.retain(|e| e.id != 3);
         assert_eq!(ids(t.at(b)), Vec::<u32>::new());
         assert_eq!(ids(t.iter()), [2]);
