@@ -240,7 +240,7 @@ impl Console<'_> {
                 let mut secret = Secret::new(id, &name);
                 apply_secret(&mut secret, &args);
                 secret.disabled = disabled == Some(true);
-                state.secrets.insert(id, secret);
+                state.secrets.insert(secret);
                 Ok(Value::Ids(vec![id]))
             }
             m if is_item_menu(m) => {

@@ -224,7 +224,7 @@ impl RouterState {
         let id = self.next_id();
         let mut secret = Secret::new(id, name);
         secret.comment = comment;
-        self.secrets.insert(id, secret);
+        self.secrets.insert(secret);
     }
 
     pub fn connect(
@@ -247,16 +247,17 @@ impl RouterState {
             started: Instant::now(),
             session_id,
         };
-        self.active.insert(id, active.clone());
+        self.active.insert(active.clone());
         active
     }
 
     /// Ends sessions by id and runs what the on-down script does to the
     /// sandbox list; returns the sessions that ended.
     pub fn disconnect(&mut self, ids: &[u32], sandbox_list: &str) -> Vec<Active> {
+        // In id order, as the sessions are listed; an id named twice is
+        // removed once.
         let mut ids = ids.to_vec();
         ids.sort_unstable();
-        ids.dedup();
         let gone: Vec<Active> = ids
             .iter()
             .filter_map(|id| self.active.remove(*id))

@@ -13,6 +13,29 @@ use tokio::time::Instant;
 
 use super::state::{Active, AddrEntry, Secret};
 
+/// An item of a router table: it carries its own id.
+pub(crate) trait Item {
+    fn id(&self) -> u32;
+}
+
+impl Item for AddrEntry {
+    fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl Item for Secret {
+    fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl Item for Active {
+    fn id(&self) -> u32 {
+        self.id
+    }
+}
+
 /// A table of items with an id, indexed by one key of theirs.
 #[derive(Debug)]
 pub(crate) struct Indexed<T, K> {
@@ -21,7 +44,7 @@ pub(crate) struct Indexed<T, K> {
     key: fn(&T) -> K,
 }
 
-impl<T, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
+impl<T: Item, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
     pub fn new(key: fn(&T) -> K) -> Self {
         Indexed {
             by_id: BTreeMap::new(),
@@ -49,30 +72,33 @@ impl<T, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
         self.by_id.get(&id)
     }
 
-    /// Adds `item` as `id`, in place of any item that had that id.
-    pub fn insert(&mut self, id: u32, item: T) {
-        self.remove(id);
+    /// Adds `item`; returns the item it replaces, if one had its id.
+    pub fn insert(&mut self, item: T) -> Option<T> {
+        let id = item.id();
+        let old = self.remove(id);
         self.by_key.entry((self.key)(&item)).or_default().push(id);
         self.by_id.insert(id, item);
+        old
     }
 
     pub fn remove(&mut self, id: u32) -> Option<T> {
         let item = self.by_id.remove(&id)?;
-        self.unindex(id, &item);
+        self.unindex(id, (self.key)(&item));
         Some(item)
     }
 
     /// Changes the item `id` with `change`, keeping the index true.
-    pub fn update<R>(&mut self, id: u32, change: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let item = self.by_id.get_mut(&id)?;
+    pub fn update(&mut self, id: u32, change: impl FnOnce(&mut T)) {
+        let Some(item) = self.by_id.get_mut(&id) else {
+            return;
+        };
         let before = (self.key)(item);
-        let out = change(item);
+        change(item);
         let after = (self.key)(item);
         if before != after {
-            self.unindex_key(id, before);
+            self.unindex(id, before);
             self.by_key.entry(after).or_default().push(id);
         }
-        Some(out)
     }
 
     /// Keeps only the items `keep` accepts.
@@ -91,11 +117,7 @@ impl<T, K: std::hash::Hash + Eq + Clone> Indexed<T, K> {
         self.by_key.clear();
     }
 
-    fn unindex(&mut self, id: u32, item: &T) {
-        self.unindex_key(id, (self.key)(item));
-    }
-
-    fn unindex_key(&mut self, id: u32, key: K) {
+    fn unindex(&mut self, id: u32, key: K) {
         if let Some(ids) = self.by_key.get_mut(&key) {
             ids.retain(|i| *i != id);
             if ids.is_empty() {
@@ -137,19 +159,23 @@ impl Entries {
     }
 
     pub fn insert(&mut self, entry: AddrEntry) {
-        self.remove(entry.id);
-        if let Some(t) = entry.expires {
-            self.expiring.insert((t, entry.id));
+        let expiry = entry.expires.map(|t| (t, entry.id));
+        if let Some(old) = self.table.insert(entry) {
+            self.forget_expiry(&old);
         }
-        self.table.insert(entry.id, entry);
+        self.expiring.extend(expiry);
     }
 
     pub fn remove(&mut self, id: u32) -> Option<AddrEntry> {
         let entry = self.table.remove(id)?;
-        if let Some(t) = entry.expires {
-            self.expiring.remove(&(t, id));
-        }
+        self.forget_expiry(&entry);
         Some(entry)
+    }
+
+    fn forget_expiry(&mut self, entry: &AddrEntry) {
+        if let Some(t) = entry.expires {
+            self.expiring.remove(&(t, entry.id));
+        }
     }
 
     /// Changes entry `id`, keeping the indexes true.
@@ -255,6 +281,9 @@ mod tests {
         t.insert(entry(1, "10.0.0.1/32", Some(now + Duration::from_secs(5))));
         t.insert(entry(2, "10.0.0.2/32", Some(now + Duration::from_secs(1))));
         t.insert(entry(3, "10.0.0.3/32", None));
+        let soon = Some(now + Duration::from_secs(2));
+        t.insert(entry(4, "10.0.0.4/32", soon));
+        t.insert(entry(4, "10.0.0.4/32", soon));
         t.update(2, |e| e.expires = Some(now + Duration::from_secs(10)));
         t.purge(now + Duration::from_secs(6));
         assert_eq!(ids(t.iter()), [2, 3]);
