@@ -185,6 +185,39 @@ async fn forged_and_stale_presses_change_nothing_and_are_answered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_delivered_after_the_client_left_loses_its_buttons_at_once() {
+    let sys = System::start().await;
+    let alice = owner();
+    sys.enroll("alice", &alice).await;
+    // Telegram is slow to take the prompt; the client hangs up meanwhile,
+    // so the close finds no message to edit yet.
+    sys.tg.set_latency(std::time::Duration::from_millis(800));
+    let (_, body) = sys.connect("alice", "203.0.113.7", "10.10.0.5").await;
+    sys.router.disconnect_ppp("alice").await.unwrap();
+    let until = tokio::time::Instant::now() + PATIENCE;
+    while sys.session(&body["session"]).await.state != SessionState::Closed {
+        assert!(tokio::time::Instant::now() < until, "session not closed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        sys.tg.bot_messages(alice.id).is_empty(),
+        "the prompt arrived before the hang-up; the test proves nothing"
+    );
+
+    let edited = sys
+        .tg
+        .wait_for(alice.id, PATIENCE, |m| m.from_bot && m.edited)
+        .await
+        .expect("the late prompt is edited");
+    assert!(edited.buttons.is_empty(), "buttons left live");
+    assert!(
+        edited.text.contains("disconnected before an answer"),
+        "{}",
+        edited.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_press_after_the_client_left_says_the_session_ended() {
     let sys = System::start().await;
     let alice = owner();

@@ -520,7 +520,18 @@ async fn owners_see_their_accounts_and_open_sessions() {
         .transition(s3.id, Transition::Expire, Utc::now(), "worker")
         .await
         .unwrap();
-    assert!(db.store.set_message_id(s1.id, 99).await.unwrap());
+    assert_eq!(
+        db.store.set_message_id(s1.id, 99).await.unwrap(),
+        Some(SessionState::Pending)
+    );
+    assert_eq!(
+        db.store.set_message_id(s3.id, 98).await.unwrap(),
+        Some(SessionState::Expired)
+    );
+    assert_eq!(
+        db.store.set_message_id(SessionId::new(), 97).await.unwrap(),
+        None
+    );
     assert_eq!(
         db.store.session(s1.id).await.unwrap().unwrap().message_id,
         Some(99)
@@ -1046,6 +1057,91 @@ async fn the_audit_log_writes_a_single_address_bare() {
             Some("2001:db8::1".to_owned()),
             Some("203.0.113.7".to_owned())
         ]
+    );
+}
+
+#[tokio::test]
+async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once() {
+    let db = db().await;
+    let store = db.store.as_ref();
+    let now = Utc::now();
+    let alice: AccountName = "alice".parse().unwrap();
+    let tunnel: IpAddr = "10.10.0.5".parse().unwrap();
+    let caller: IpAddr = "203.0.113.7".parse().unwrap();
+    let facts = |account: &AccountName, tunnel: IpAddr, caller: Option<IpAddr>| {
+        let account = account.clone();
+        async move {
+            store
+                .connect_facts(&router(), &account, tunnel, caller, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        facts(&alice, tunnel, Some(caller)).await,
+        tgate_core::storage::ConnectFacts::default()
+    );
+
+    store.ensure_account(&router(), &alice).await.unwrap();
+    store
+        .set_account_owner(&router(), &alice, Some(4242))
+        .await
+        .unwrap();
+    let s = pending("alice", "10.10.0.5", "203.0.113.7");
+    store.insert_pending(&s).await.unwrap();
+    let ban = |network: &str, hours: i64| NewBan {
+        network: network.parse().unwrap(),
+        reason: "test".into(),
+        source: "admin".into(),
+        created_by: "test".into(),
+        created_at: now - Duration::hours(2),
+        until: now + Duration::hours(hours),
+    };
+    store.insert_ban(&ban("203.0.113.7/32", -1)).await.unwrap(); // over
+    let lifted = store.insert_ban(&ban("203.0.113.0/24", 5)).await.unwrap();
+    store.lift_ban(lifted.id, now, "test").await.unwrap();
+    store.insert_ban(&ban("198.51.100.0/24", 9)).await.unwrap(); // elsewhere
+    let host = store.insert_ban(&ban("203.0.113.7/32", 1)).await.unwrap();
+    let net = store.insert_ban(&ban("203.0.112.0/23", 3)).await.unwrap();
+
+    // Every column as the single-purpose reads give it.
+    let found = facts(&alice, tunnel, Some(caller)).await;
+    let session = store
+        .open_session_at(&router(), &alice, tunnel)
+        .await
+        .unwrap();
+    assert_eq!(found.open_session.as_ref().map(|f| f.id), Some(s.id));
+    assert_eq!(found.open_session, session);
+    let account = store.account(&router(), &alice).await.unwrap();
+    assert_eq!(
+        found.account.as_ref().and_then(|a| a.owner_tg_id),
+        Some(4242)
+    );
+    assert_eq!(found.account, account);
+    let mut bans = found.bans.clone();
+    bans.sort_by_key(|b| b.id);
+    assert_eq!(bans, [host.clone(), net.clone()]);
+    assert_eq!(
+        ban_covering(&found.bans, caller).map(|b| b.id),
+        Some(net.id),
+        "the /23 lasts longer"
+    );
+
+    // Each part on its own.
+    let elsewhere = facts(&alice, "10.10.0.9".parse().unwrap(), Some(caller)).await;
+    assert_eq!(elsewhere.open_session, None);
+    assert_eq!(elsewhere.account, account);
+    assert_eq!(elsewhere.bans.len(), 2);
+    let no_address = facts(&alice, tunnel, None).await;
+    assert_eq!(no_address.open_session, session);
+    assert_eq!(no_address.bans, []);
+    let unbanned = facts(&alice, tunnel, Some("192.0.2.1".parse().unwrap())).await;
+    assert_eq!(unbanned.bans, []);
+    assert_eq!(unbanned.account, account);
+    let bob = facts(&"bob".parse().unwrap(), tunnel, Some(caller)).await;
+    assert_eq!(
+        (bob.open_session, bob.account, bob.bans.len()),
+        (None, None, 2)
     );
 }
 

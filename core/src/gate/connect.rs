@@ -13,7 +13,7 @@ use crate::domain::{
     AccountName, CallerId, InterfaceName, RouterName, Service, SessionId, SessionState, Transition,
 };
 use crate::router::{NewEntry, PppMatch};
-use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_in_force};
+use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_covering};
 use crate::telegram::messages;
 
 /// Polls `future` once; whether it finished.
@@ -90,20 +90,22 @@ impl Gate {
         let store = self.store();
         let now = Utc::now();
 
-        // What decides the connect, read side by side: the session already
-        // at this address, a ban covering the caller, and the account.
-        let banned = async {
-            match ev.caller_id.ip() {
-                Some(ip) => ban_in_force(store.as_ref(), ip, now).await,
-                None => Ok(None),
-            }
-        };
-        let (existing, banned, account) = tokio::join!(
-            store.open_session_at(&ev.router, &ev.account, ev.remote_address),
-            banned,
-            store.account(&ev.router, &ev.account),
-        );
-        let (existing, banned, account) = (existing?, banned?, account?);
+        // What decides the connect, read in one go: the session already at
+        // this address, the bans covering the caller, and the account.
+        let facts = store
+            .connect_facts(
+                &ev.router,
+                &ev.account,
+                ev.remote_address,
+                ev.caller_id.ip(),
+                now,
+            )
+            .await?;
+        let banned = ev
+            .caller_id
+            .ip()
+            .and_then(|ip| ban_covering(&facts.bans, ip).cloned());
+        let (existing, account) = (facts.open_session, facts.account);
 
         // The router retries an up event when it missed our answer: the same
         // tunnel address of the same account from the same caller is the same

@@ -38,18 +38,20 @@ impl Gate {
         let left = (session.deadline - Utc::now()).to_std().unwrap_or_default();
         let until = tokio::time::Instant::now() + left;
         match tg.send_prompt(chat, lang, &session, until).await {
-            Ok(message_id) => {
-                if let Err(e) = self.store().set_message_id(session.id, message_id).await {
+            Ok(message_id) => match self.store().set_message_id(session.id, message_id).await {
+                // Decided while the prompt was on its way (expired during a
+                // Telegram outage): never leave live buttons behind. A
+                // decision stored after the id edits the prompt itself.
+                Ok(Some(state)) if state != SessionState::Pending => {
+                    if let Ok(Some(now)) = self.store().session(session.id).await {
+                        self.spawn_edit(&now, outcome_of(&now));
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
                     warn!(session = %session.id, error = %e, "prompt's message id not stored");
                 }
-                // Decided while the prompt was on its way (expired during a
-                // Telegram outage): never leave live buttons behind.
-                if let Ok(Some(now)) = self.store().session(session.id).await
-                    && now.state != SessionState::Pending
-                {
-                    self.spawn_edit(&now, outcome_of(&now));
-                }
-            }
+            },
             Err(e) => {
                 warn!(session = %session.id, error = %e, "prompt not delivered");
                 self.audit_quietly(

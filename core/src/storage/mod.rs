@@ -132,6 +132,16 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
+/// What [`Store::connect_facts`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectFacts {
+    pub open_session: Option<Session>,
+    /// Every ban in force covering the caller; [`ban_covering`] picks the
+    /// one that counts.
+    pub bans: Vec<Ban>,
+    pub account: Option<Account>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ban {
     pub id: i64,
@@ -432,6 +442,19 @@ pub trait Store: Send + Sync + 'static {
         router: &RouterName,
         account: &AccountName,
     ) -> Result<Option<Session>, StoreError>;
+    /// What decides a connect, read together in one statement: the
+    /// account's open session at the tunnel address (as
+    /// [`Store::open_session_at`]), the bans in force at `at` covering
+    /// `caller` (as [`Store::bans_covering`]; none when the caller is not an
+    /// address), and the account.
+    async fn connect_facts(
+        &self,
+        router: &RouterName,
+        account: &AccountName,
+        remote_address: IpAddr,
+        caller: Option<IpAddr>,
+        at: DateTime<Utc>,
+    ) -> Result<ConnectFacts, StoreError>;
     /// The newest open (pending or confirmed) session of the account on the
     /// given tunnel address.
     async fn open_session_at(
@@ -451,7 +474,13 @@ pub trait Store: Send + Sync + 'static {
         actor: &str,
     ) -> Result<Option<Session>, StoreError>;
     /// Records the prompt's Telegram message, so it can be edited later.
-    async fn set_message_id(&self, id: SessionId, message_id: i64) -> Result<bool, StoreError>;
+    /// Answers the session's state as it was when the id was written, or
+    /// `None` when there is no such session.
+    async fn set_message_id(
+        &self,
+        id: SessionId,
+        message_id: i64,
+    ) -> Result<Option<SessionState>, StoreError>;
     /// Pending and confirmed sessions of every account the user owns.
     async fn open_sessions_of_owner(&self, owner_tg_id: i64) -> Result<Vec<Session>, StoreError>;
     async fn sessions_in_state(
@@ -517,6 +546,14 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Ban>, StoreError>;
     async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
+    /// The bans in force at `at` whose network contains `address`: at most
+    /// one per network an address has (129 for IPv6), so no page is asked
+    /// for. A connect and a strike read these.
+    async fn bans_covering(
+        &self,
+        address: IpAddr,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Ban>, StoreError>;
     /// Bans the filter selects, newest first, one page.
     async fn find_bans(&self, filter: &BanFilter) -> Result<Vec<Ban>, StoreError>;
     /// How many bans the filter selects on every page together.
@@ -585,15 +622,7 @@ pub async fn ban_in_force(
     address: IpAddr,
     now: DateTime<Utc>,
 ) -> Result<Option<Ban>, StoreError> {
-    let covering = store
-        .find_bans(&BanFilter {
-            active_at: Some(now),
-            network: Some(BanMatch::Covering(address)),
-            // One address has at most 129 covering networks.
-            limit: 1000,
-            offset: 0,
-        })
-        .await?;
+    let covering = store.bans_covering(address, now).await?;
     Ok(ban_covering(&covering, address).cloned())
 }
 

@@ -33,7 +33,7 @@ pub struct PgStore {
     /// New pending sessions, inserted together.
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
     /// Prompts' message ids, recorded together.
-    pub(super) message_ids: Group<(SessionId, i64), bool>,
+    pub(super) message_ids: Group<(SessionId, i64), Option<SessionState>>,
     /// Strikes, stored together.
     pub(super) strikes: Group<NewStrike>,
 }

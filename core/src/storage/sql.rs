@@ -30,6 +30,35 @@ macro_rules! ban_filter {
 }
 pub(super) use ban_filter;
 
+/// [`Store::connect_facts`](super::Store::connect_facts) as one statement:
+/// `$1` router, `$2` tunnel address, `$3` account, `$4` now (ms), `$5` the
+/// caller's candidate networks ([`super::BanMatch::candidates`], NULL when
+/// the caller is no address). It answers one row per covering ban, or one
+/// row without a ban; the session's columns ([`session_columns`] order) come
+/// first, then the account's, then the ban's, each NULL when there is none.
+/// No bound LIMIT: SQLite plans such a statement again on every run.
+macro_rules! connect_facts_sql {
+    () => {
+        concat!(
+            "SELECT s.*, a.*, b.* FROM (SELECT 1 AS one) AS one \
+             LEFT JOIN (SELECT ",
+            $crate::storage::sql::session_columns!(),
+            " FROM sessions \
+             WHERE router = $1 AND remote_address = $2 AND account = $3 \
+             AND state IN ('pending', 'confirmed') \
+             ORDER BY created_at DESC LIMIT 1) AS s ON TRUE \
+             LEFT JOIN (SELECT router, name, owner_tg_id, language, is_admin, locked, \
+             unenrolled_alerted_at, created_at FROM accounts \
+             WHERE router = $1 AND name = $3) AS a ON TRUE \
+             LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, until, \
+             lifted_at, lifted_by FROM bans \
+             WHERE lifted_at IS NULL AND until > $4 \
+             AND $5 LIKE ('% ' || network || ' %')) AS b ON TRUE"
+        )
+    };
+}
+pub(super) use connect_facts_sql;
+
 /// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
 /// account, `$4` true for open sessions only; each NULL for any.
 macro_rules! session_filter {
@@ -65,6 +94,103 @@ fn opt_parsed<T: std::str::FromStr>(
     text: Option<String>,
 ) -> Result<Option<T>, StoreError> {
     text.map(|t| parsed(row, what, &t)).transpose()
+}
+
+/// Reads a row struct from consecutive columns of `row`, starting at `$at`,
+/// in the order its fields are named; `None` when its first column is NULL
+/// (an outer join that found nothing).
+macro_rules! row_at {
+    ($row:expr, $at:expr, $ty:ident { $first:ident $(, $field:ident)* $(,)? }) => {{
+        let row = $row;
+        let mut i: usize = $at;
+        let first: Option<_> = sqlx::Row::try_get(row, i)?;
+        match first {
+            None => None,
+            Some($first) => Some($ty {
+                $first,
+                $($field: {
+                    i += 1;
+                    sqlx::Row::try_get(row, i)?
+                },)*
+            }),
+        }
+    }};
+}
+
+/// Decodes the rows of [`connect_facts_sql`].
+pub(super) fn connect_facts<R>(rows: Vec<R>) -> Result<super::ConnectFacts, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    const SESSION: usize = 0;
+    const ACCOUNT: usize = SESSION + 16;
+    const BAN: usize = ACCOUNT + 8;
+    let mut facts = super::ConnectFacts::default();
+    for (n, row) in rows.iter().enumerate() {
+        if n == 0 {
+            let session = row_at!(
+                row,
+                SESSION,
+                SessionRow {
+                    id,
+                    router,
+                    account,
+                    caller_id,
+                    remote_address,
+                    local_address,
+                    service,
+                    interface,
+                    chat_id,
+                    state,
+                    created_at,
+                    deadline,
+                    decided_at,
+                    decided_by,
+                    closed_at,
+                    message_id,
+                }
+            );
+            facts.open_session = session.map(Session::try_from).transpose()?;
+            let account = row_at!(
+                row,
+                ACCOUNT,
+                AccountRow {
+                    router,
+                    name,
+                    owner_tg_id,
+                    language,
+                    is_admin,
+                    locked,
+                    unenrolled_alerted_at,
+                    created_at,
+                }
+            );
+            facts.account = account.map(Account::try_from).transpose()?;
+        }
+        let ban = row_at!(
+            row,
+            BAN,
+            BanRow {
+                id,
+                network,
+                reason,
+                source,
+                created_by,
+                created_at,
+                until,
+                lifted_at,
+                lifted_by,
+            }
+        );
+        if let Some(ban) = ban {
+            facts.bans.push(Ban::try_from(ban)?);
+        }
+    }
+    Ok(facts)
 }
 
 #[derive(sqlx::FromRow)]
@@ -367,7 +493,8 @@ pub(super) use pending_group;
 
 /// A [`Group`](super::group::Group) that records prompts' message ids: one
 /// `UPDATE … FROM (VALUES …)` for the ids that arrive together. Each caller
-/// learns whether its session was there to update.
+/// learns its session's state as the update found it, or `None` when the
+/// session was not there to update.
 macro_rules! message_id_group {
     ($db:ty, $pool:expr) => {{
         let pool = $pool.clone();
@@ -380,12 +507,22 @@ macro_rules! message_id_group {
                 update.push_values(rows.iter(), |mut row, (id, message_id)| {
                     row.push_bind(id.to_string()).push_bind(*message_id);
                 });
-                update.push(") AS v WHERE sessions.id = v.column1 RETURNING sessions.id");
-                let updated: Vec<String> = update.build_query_scalar().fetch_all(&pool).await?;
-                let updated: std::collections::HashSet<String> = updated.into_iter().collect();
+                update.push(
+                    ") AS v WHERE sessions.id = v.column1 RETURNING sessions.id, sessions.state",
+                );
+                let updated: Vec<(String, String)> =
+                    update.build_query_as().fetch_all(&pool).await?;
+                let mut updated = updated
+                    .into_iter()
+                    .map(|(id, state)| {
+                        let row = format!("sessions/{id}");
+                        Ok((id, $crate::storage::sql::parsed(&row, "state", &state)?))
+                    })
+                    .collect::<Result<std::collections::HashMap<String, SessionState>, StoreError>>(
+                    )?;
                 Ok(rows
                     .iter()
-                    .map(|(id, _)| updated.contains(&id.to_string()))
+                    .map(|(id, _)| updated.remove(&id.to_string()))
                     .collect())
             }
         })
@@ -613,6 +750,25 @@ macro_rules! impl_store {
                 row.map(Session::try_from).transpose()
             }
 
+            async fn connect_facts(
+                &self,
+                router: &RouterName,
+                account: &AccountName,
+                remote_address: std::net::IpAddr,
+                caller: Option<std::net::IpAddr>,
+                at: DateTime<Utc>,
+            ) -> Result<$crate::storage::ConnectFacts, StoreError> {
+                let rows = sqlx::query($crate::storage::sql::connect_facts_sql!())
+                    .bind(router.as_str())
+                    .bind(remote_address.to_string())
+                    .bind(account.as_str())
+                    .bind(ms(at))
+                    .bind(caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates()))
+                    .fetch_all(&self.reads)
+                    .await?;
+                $crate::storage::sql::connect_facts(rows)
+            }
+
             async fn open_session_at(
                 &self,
                 router: &RouterName,
@@ -669,7 +825,7 @@ macro_rules! impl_store {
                 &self,
                 id: SessionId,
                 message_id: i64,
-            ) -> Result<bool, StoreError> {
+            ) -> Result<Option<SessionState>, StoreError> {
                 self.message_ids.append((id, message_id)).await
             }
 
@@ -930,6 +1086,27 @@ macro_rules! impl_store {
                     offset,
                 })
                 .await
+            }
+
+            async fn bans_covering(
+                &self,
+                address: std::net::IpAddr,
+                at: DateTime<Utc>,
+            ) -> Result<Vec<Ban>, StoreError> {
+                // No LIMIT: SQLite plans a statement with a bound LIMIT
+                // again on every run (the value may change the plan), and
+                // this one runs on every connect.
+                let sql = concat!(
+                    "SELECT id, network, reason, source, created_by, created_at, until, \
+                     lifted_at, lifted_by FROM bans WHERE ",
+                    ban_filter!()
+                );
+                let rows: Vec<BanRow> = sqlx::query_as(sql)
+                    .bind(Some(ms(at)))
+                    .bind(Some($crate::storage::BanMatch::Covering(address).candidates()))
+                    .fetch_all(&self.reads)
+                    .await?;
+                rows.into_iter().map(Ban::try_from).collect()
             }
 
             async fn find_bans(&self, f: &BanFilter) -> Result<Vec<Ban>, StoreError> {

@@ -41,7 +41,7 @@ pub struct SqliteStore {
     /// New pending sessions, inserted together.
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
     /// Prompts' message ids, recorded together.
-    pub(super) message_ids: Group<(SessionId, i64), bool>,
+    pub(super) message_ids: Group<(SessionId, i64), Option<SessionState>>,
     /// Strikes, stored together.
     pub(super) strikes: Group<NewStrike>,
     /// Copies the write-ahead log into the database file; stopped with the
@@ -287,6 +287,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(in_memory, "memory");
+    }
+
+    /// The SQLite built in keeps a statement's plan whatever is bound to it
+    /// (.cargo/config.toml), so the job queue's fetch, with its bound LIMIT,
+    /// is not planned again on every poll.
+    #[tokio::test]
+    async fn sqlite_is_built_with_stable_query_plans() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 
     /// The writer never checkpoints, yet a write reaches the database file
