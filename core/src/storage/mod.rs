@@ -546,9 +546,9 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Ban>, StoreError>;
     async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
-    /// The bans in force at `at` whose network contains `address`: at most
-    /// one per network an address has (129 for IPv6), so no page is asked
-    /// for. A connect and a strike read these.
+    /// Every ban in force at `at` whose network contains `address`: few
+    /// rows (an address lies in 33 networks, 129 for IPv6), so no page is
+    /// asked for. A connect and a strike read these.
     async fn bans_covering(
         &self,
         address: IpAddr,
