@@ -1060,6 +1060,19 @@ async fn the_audit_log_writes_a_single_address_bare() {
     );
 }
 
+/// An admin's ban on `network`, two hours old at `now` and over `hours`
+/// after it (already over when negative).
+fn admin_ban(network: &str, now: chrono::DateTime<Utc>, hours: i64) -> NewBan {
+    NewBan {
+        network: network.parse().unwrap(),
+        reason: "test".into(),
+        source: "admin".into(),
+        created_by: "test".into(),
+        created_at: now - Duration::hours(2),
+        until: now + Duration::hours(hours),
+    }
+}
+
 #[tokio::test]
 async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once() {
     let db = db().await;
@@ -1089,14 +1102,7 @@ async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once(
         .unwrap();
     let s = pending("alice", "10.10.0.5", "203.0.113.7");
     store.insert_pending(&s).await.unwrap();
-    let ban = |network: &str, hours: i64| NewBan {
-        network: network.parse().unwrap(),
-        reason: "test".into(),
-        source: "admin".into(),
-        created_by: "test".into(),
-        created_at: now - Duration::hours(2),
-        until: now + Duration::hours(hours),
-    };
+    let ban = |network: &str, hours: i64| admin_ban(network, now, hours);
     store.insert_ban(&ban("203.0.113.7/32", -1)).await.unwrap(); // over
     let lifted = store.insert_ban(&ban("203.0.113.0/24", 5)).await.unwrap();
     store.lift_ban(lifted.id, now, "test").await.unwrap();
@@ -1150,14 +1156,7 @@ async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
     let db = db().await;
     let store = db.store.as_ref();
     let now = Utc::now();
-    let ban = |network: &str, hours: i64| NewBan {
-        network: network.parse().unwrap(),
-        reason: "test".into(),
-        source: "admin".into(),
-        created_by: "test".into(),
-        created_at: now - Duration::hours(2),
-        until: now + Duration::hours(hours),
-    };
+    let ban = |network: &str, hours: i64| admin_ban(network, now, hours);
     let ip: IpAddr = "203.0.113.7".parse().unwrap();
     assert_eq!(
         tgate_core::storage::ban_in_force(store, ip, now)

@@ -96,13 +96,14 @@ fn opt_parsed<T: std::str::FromStr>(
     text.map(|t| parsed(row, what, &t)).transpose()
 }
 
-/// Reads a row struct from consecutive columns of `row`, starting at `$at`,
-/// in the order its fields are named; `None` when its first column is NULL
-/// (an outer join that found nothing).
+/// Reads a row struct from consecutive columns of `row`, from `*$at` on, in
+/// the order its fields are named, and moves `*$at` past them; `None` when
+/// its first column is NULL (an outer join that found nothing).
 macro_rules! row_at {
     ($row:expr, $at:expr, $ty:ident { $first:ident $(, $field:ident)* $(,)? }) => {{
-        let row = $row;
-        let mut i: usize = $at;
+        let (row, at): (_, &mut usize) = ($row, $at);
+        let mut i = *at;
+        *at += 1 $(+ { let _ = stringify!($field); 1 })*;
         let first: Option<_> = sqlx::Row::try_get(row, i)?;
         match first {
             None => None,
@@ -117,7 +118,8 @@ macro_rules! row_at {
     }};
 }
 
-/// Decodes the rows of [`connect_facts_sql`].
+/// Decodes the rows of [`connect_facts_sql`]: the session and the account
+/// repeat on every row, the ban differs.
 pub(super) fn connect_facts<R>(rows: Vec<R>) -> Result<super::ConnectFacts, StoreError>
 where
     R: sqlx::Row,
@@ -126,54 +128,53 @@ where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    const SESSION: usize = 0;
-    const ACCOUNT: usize = SESSION + 16;
-    const BAN: usize = ACCOUNT + 8;
     let mut facts = super::ConnectFacts::default();
-    for (n, row) in rows.iter().enumerate() {
-        if n == 0 {
-            let session = row_at!(
-                row,
-                SESSION,
-                SessionRow {
-                    id,
-                    router,
-                    account,
-                    caller_id,
-                    remote_address,
-                    local_address,
-                    service,
-                    interface,
-                    chat_id,
-                    state,
-                    created_at,
-                    deadline,
-                    decided_at,
-                    decided_by,
-                    closed_at,
-                    message_id,
-                }
-            );
-            facts.open_session = session.map(Session::try_from).transpose()?;
-            let account = row_at!(
-                row,
-                ACCOUNT,
-                AccountRow {
-                    router,
-                    name,
-                    owner_tg_id,
-                    language,
-                    is_admin,
-                    locked,
-                    unenrolled_alerted_at,
-                    created_at,
-                }
-            );
-            facts.account = account.map(Account::try_from).transpose()?;
-        }
+    let mut bans_from = 0;
+    if let Some(row) = rows.first() {
+        let session = row_at!(
+            row,
+            &mut bans_from,
+            SessionRow {
+                id,
+                router,
+                account,
+                caller_id,
+                remote_address,
+                local_address,
+                service,
+                interface,
+                chat_id,
+                state,
+                created_at,
+                deadline,
+                decided_at,
+                decided_by,
+                closed_at,
+                message_id,
+            }
+        );
+        facts.open_session = session.map(Session::try_from).transpose()?;
+        let account = row_at!(
+            row,
+            &mut bans_from,
+            AccountRow {
+                router,
+                name,
+                owner_tg_id,
+                language,
+                is_admin,
+                locked,
+                unenrolled_alerted_at,
+                created_at,
+            }
+        );
+        facts.account = account.map(Account::try_from).transpose()?;
+    }
+    for row in &rows {
+        let mut at = bans_from;
         let ban = row_at!(
             row,
-            BAN,
+            &mut at,
             BanRow {
                 id,
                 network,
@@ -514,9 +515,12 @@ macro_rules! message_id_group {
                     update.build_query_as().fetch_all(&pool).await?;
                 let mut updated = updated
                     .into_iter()
-                    .map(|(id, state)| {
-                        let row = format!("sessions/{id}");
-                        Ok((id, $crate::storage::sql::parsed(&row, "state", &state)?))
+                    .map(|(id, state)| match state.parse() {
+                        Ok(state) => Ok((id, state)),
+                        Err(_) => Err(StoreError::Corrupt(
+                            format!("sessions/{id}"),
+                            format!("state {state:?}"),
+                        )),
                     })
                     .collect::<Result<std::collections::HashMap<String, SessionState>, StoreError>>(
                     )?;
