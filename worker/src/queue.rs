@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tgate_core::domain::SessionId;
 use tgate_core::gate::ExpiryScheduler;
-use tgate_core::storage::group::Group;
+use tgate_core::storage::group::{self, Group};
 use tgate_core::storage::{BackendPool, Store};
 
 /// Expire this session at this deadline (Unix milliseconds).
@@ -189,7 +189,11 @@ async fn push_sqlite(
                 .push_bind(session.to_string());
         });
         insert.push(" ON CONFLICT (job_type, idempotency_key) DO NOTHING");
-        insert.build().execute(pool).await?;
+        insert
+            .build()
+            .persistent(group::keep_prepared(chunk.len()))
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }

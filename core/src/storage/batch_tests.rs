@@ -185,3 +185,56 @@ async fn writes_arriving_together_each_get_their_own_outcome() {
         );
     }
 }
+
+/// A burst's writes of many rows are not kept prepared: each row count is
+/// a statement of its own, and the SQLite writer's cache used to keep a
+/// compiled program for every size a burst produced. Small writes, which
+/// light load repeats, stay prepared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bursts_large_writes_leave_no_prepared_statement_behind() {
+    use sqlx::Connection;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("tgate.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    store.sync_routers(&[router()]).await.unwrap();
+
+    // One connect alone: a one-row write, kept.
+    let writer = store.pool().acquire().await.unwrap();
+    let before = writer.cached_statements_size();
+    drop(writer);
+    store.insert_pending(&connect(0, 1)).await.unwrap();
+    let writer = store.pool().acquire().await.unwrap();
+    assert_eq!(writer.cached_statements_size(), before + 1);
+
+    // 300 connects queue while the one writing connection is busy, so they
+    // are written as two or three large groups once it is free.
+    let sessions = (1..=300).map(|a| connect(a, 1)).collect::<Vec<_>>();
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(writer);
+    };
+    let (results, ()) = tokio::join!(
+        futures::future::join_all(sessions.iter().map(|s| store.insert_pending(s))),
+        release
+    );
+    for (s, result) in sessions.iter().zip(results) {
+        assert!(matches!(result.unwrap(), Inserted::Created(c) if c.id == s.id));
+    }
+    let together = store
+        .pending_inserts
+        .tally()
+        .together
+        .load(Ordering::Relaxed);
+    assert!(
+        together > 8,
+        "the burst was written in groups larger than 8 ({together} rows together)"
+    );
+
+    let writer = store.pool().acquire().await.unwrap();
+    assert!(
+        writer.cached_statements_size() <= before + 2,
+        "{} statements cached, {before} before the burst",
+        writer.cached_statements_size()
+    );
+}

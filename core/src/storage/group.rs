@@ -21,6 +21,20 @@ use super::StoreError;
 /// audit row binds eight).
 pub const MAX_ROWS: usize = 256;
 
+/// Writes of up to this many rows keep their prepared statement for the
+/// next write of the same size; larger ones are prepared, run and dropped.
+/// Each row count is its own SQL text, and a connection's statement cache
+/// kept one compiled program for every size a burst happened to produce
+/// (about a hundred per connection, 2–4 kB each, most never used again),
+/// a few megabytes that stayed resident after the burst. The sizes light
+/// load writes over and over stay prepared.
+pub const PREPARED_ROWS: usize = 8;
+
+/// Whether a write of `rows` rows keeps its prepared statement.
+pub fn keep_prepared(rows: usize) -> bool {
+    rows <= PREPARED_ROWS
+}
+
 /// The group's writer is gone (its runtime shut down).
 #[derive(Debug, thiserror::Error)]
 #[error("the group writer has stopped")]

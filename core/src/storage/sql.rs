@@ -375,7 +375,11 @@ macro_rules! insert_group {
             async move {
                 let mut insert = sqlx::QueryBuilder::<$db>::new($insert);
                 insert.push_values(rows.iter(), $bind);
-                insert.build().execute(&pool).await?;
+                insert
+                    .build()
+                    .persistent($crate::storage::group::keep_prepared(rows.len()))
+                    .execute(&pool)
+                    .await?;
                 Ok(vec![(); rows.len()])
             }
         })
@@ -480,7 +484,11 @@ macro_rules! pending_group {
                     " ON CONFLICT DO NOTHING RETURNING ",
                     session_columns!()
                 ));
-                let stored: Vec<SessionRow> = insert.build_query_as().fetch_all(&pool).await?;
+                let stored: Vec<SessionRow> = insert
+                    .build_query_as()
+                    .persistent($crate::storage::group::keep_prepared(rows.len()))
+                    .fetch_all(&pool)
+                    .await?;
                 let mut stored = stored
                     .into_iter()
                     .map(|row| Session::try_from(row).map(|s| (s.id, s)))
@@ -511,8 +519,11 @@ macro_rules! message_id_group {
                 update.push(
                     ") AS v WHERE sessions.id = v.column1 RETURNING sessions.id, sessions.state",
                 );
-                let updated: Vec<(String, String)> =
-                    update.build_query_as().fetch_all(&pool).await?;
+                let updated: Vec<(String, String)> = update
+                    .build_query_as()
+                    .persistent($crate::storage::group::keep_prepared(rows.len()))
+                    .fetch_all(&pool)
+                    .await?;
                 let mut updated = updated
                     .into_iter()
                     .map(|(id, state)| match state.parse() {
