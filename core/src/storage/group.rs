@@ -23,11 +23,10 @@ pub const MAX_ROWS: usize = 256;
 
 /// Writes of up to this many rows keep their prepared statement for the
 /// next write of the same size; larger ones are prepared, run and dropped.
-/// Each row count is its own SQL text, and a connection's statement cache
-/// kept one compiled program for every size a burst happened to produce
-/// (about a hundred per connection, 2–4 kB each, most never used again),
-/// a few megabytes that stayed resident after the burst. The sizes light
-/// load writes over and over stay prepared.
+/// Each row count is its own SQL text: kept, every size a burst happens to
+/// produce would stay compiled in the connection's statement cache (up to
+/// a hundred per connection, 2–4 kB each, most never run again). The small
+/// sizes light load writes over and over stay prepared.
 pub const PREPARED_ROWS: usize = 8;
 
 /// Whether a write of `rows` rows keeps its prepared statement.
