@@ -102,7 +102,7 @@ pub async fn run(
             match queue {
                 JobQueue::Sqlite(storage) => {
                     WorkerBuilder::new(name.as_str())
-                        .backend(storage.poll_with_interval(queue::POLL))
+                        .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
                         .concurrency(CONCURRENCY)
                         .data(gate.clone())
                         .build(expiry::run_job)
@@ -111,7 +111,7 @@ pub async fn run(
                 }
                 JobQueue::Postgres(storage) => {
                     WorkerBuilder::new(name.as_str())
-                        .backend(storage.poll_with_interval(queue::POLL))
+                        .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
                         .concurrency(CONCURRENCY)
                         .data(gate.clone())
                         .build(expiry::run_job)

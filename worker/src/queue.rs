@@ -9,10 +9,11 @@
 //! then timed in process to the deadline's millisecond.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::Context;
-use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis::prelude::{PollSnapshot, PollStrategy, TaskBuilder, TaskSink};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
@@ -42,6 +43,39 @@ pub(crate) const POLL: Duration = Duration::from_millis(100);
 /// Jobs one poll takes: one poll must keep up with a burst of connects
 /// (a thousand a second needs a hundred per poll).
 const BATCH: usize = 512;
+
+/// Asks for due jobs every [`POLL`]. apalis's own interval strategy replaces
+/// its timer when it fires without arming the new one, so a worker with no
+/// job in flight (nothing else to wake it) could miss its polls until the
+/// next heartbeat, seconds later; this one keeps its timer armed.
+pub(crate) struct EveryPoll(tokio::time::Interval);
+
+impl EveryPoll {
+    pub(crate) fn new() -> Self {
+        let mut ticks = tokio::time::interval(POLL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self(ticks)
+    }
+}
+
+impl PollStrategy for EveryPoll {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &PollSnapshot,
+    ) -> Poll<Option<()>> {
+        // Ticks until one is pending, which arms the timer for `cx`.
+        let mut ticked = false;
+        while self.0.poll_tick(cx).is_ready() {
+            ticked = true;
+        }
+        if ticked {
+            Poll::Ready(Some(()))
+        } else {
+            Poll::Pending
+        }
+    }
+}
 /// A job whose worker stopped sending heartbeats for twice this long is
 /// handed to another worker.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
@@ -308,6 +342,22 @@ pub async fn scheduler(store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn ExpiryS
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker with no job in flight is polled again only when something
+    /// wakes it; its poll timer must, on every tick.
+    #[tokio::test(start_paused = true)]
+    async fn the_poll_timer_wakes_an_idle_worker_on_every_tick() {
+        let mut strategy = EveryPoll::new();
+        let mut ticks = 0;
+        let idle_worker = std::future::poll_fn(|cx| {
+            if strategy.poll_drive(cx, &PollSnapshot::default()).is_ready() {
+                ticks += 1;
+            }
+            Poll::<()>::Pending
+        });
+        let _ = tokio::time::timeout(POLL * 10 + POLL / 2, idle_worker).await;
+        assert!(ticks >= 10, "{ticks} polls in ten intervals");
+    }
 
     /// The jobs [`push_sqlite`] writes are, column for column, the ones
     /// apalis's own sink writes for the same expiry (ids apart), so
