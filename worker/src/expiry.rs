@@ -1,17 +1,23 @@
 //! Running expiry jobs, and the sweep behind them.
 //!
-//! A job sleeps until its session's deadline, then asks the gate to expire
-//! the session. The gate's conditional transition decides: a session already
-//! confirmed, denied or closed stays as it is, and of two workers (or a job
-//! and the sweep) racing on one session exactly one expires it.
+//! A job hands its session and deadline to the worker's [`Deadlines`] and is
+//! finished; at the deadline the gate is asked to expire the session. The
+//! gate's conditional transition decides: a session already confirmed,
+//! denied or closed stays as it is, and of two workers (or a job and the
+//! sweep) racing on one session exactly one expires it.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::Utc;
+use tgate_core::domain::SessionId;
 use tgate_core::gate::Gate;
-use tracing::{info, warn};
+use tokio::sync::mpsc;
+use tracing::{Instrument as _, info, warn};
 
 use crate::queue::ExpiryJob;
 
@@ -22,17 +28,97 @@ pub(crate) const SWEEP_GRACE: Duration = Duration::from_secs(2);
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(2);
 const SWEEP_BATCH: i64 = 200;
 
-/// The apalis handler.
-pub(crate) async fn run_job(job: ExpiryJob, gate: Data<Arc<Gate>>) -> Result<(), BoxDynError> {
-    let wait = (job.deadline() - Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(wait).await;
-    let span = tracing::info_span!("expiry", session = %job.session);
-    let _enter = span.enter();
-    if let Some(s) = gate.expire(job.session).await? {
-        let late = (Utc::now() - s.deadline).num_milliseconds();
-        info!(late_ms = late, "session expired at its deadline");
+/// The apalis handler: the job's deadline is this worker's to keep now.
+pub(crate) async fn run_job(job: ExpiryJob, deadlines: Data<Deadlines>) -> Result<(), BoxDynError> {
+    deadlines.hold(&job)
+}
+
+/// The sessions this worker will expire, each at its deadline.
+///
+/// A job falls due [`EXPIRY_LEAD`](tgate_core::gate::EXPIRY_LEAD) before its
+/// deadline, because the queue keeps due times in whole seconds. Waiting
+/// those seconds inside the job kept one of apalis's running tasks alive per
+/// session, about 3 kB each: thousands at once under load, and the largest
+/// part of tgate's memory at its peak. Held here a session costs a deadline
+/// and an id. A worker that dies holds them only in memory; the sweep
+/// expires what it held, [`SWEEP_GRACE`] after each deadline, as it does for
+/// a job that was never queued.
+#[derive(Clone)]
+pub(crate) struct Deadlines(mpsc::UnboundedSender<(i64, SessionId)>);
+
+impl Deadlines {
+    /// Starts timing; it stops, dropping what it holds, when `stopped` completes.
+    pub(crate) fn start(
+        gate: Arc<Gate>,
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self(tx), tokio::spawn(keep_deadlines(gate, rx, stopped)))
     }
-    Ok(())
+
+    /// Takes over `job`. Fails only once the worker is stopping, so the job
+    /// stays in the queue for the next one.
+    fn hold(&self, job: &ExpiryJob) -> Result<(), BoxDynError> {
+        self.0
+            .send((job.deadline_ms, job.session))
+            .map_err(|_| "the worker is stopping".into())
+    }
+}
+
+/// Sessions taken from the channel at once.
+const TAKE: usize = 256;
+
+async fn keep_deadlines(
+    gate: Arc<Gate>,
+    mut jobs: mpsc::UnboundedReceiver<(i64, SessionId)>,
+    stopped: impl Future<Output = ()>,
+) {
+    let mut waiting: BinaryHeap<Reverse<(i64, SessionId)>> = BinaryHeap::new();
+    let mut taken = Vec::with_capacity(TAKE);
+    tokio::pin!(stopped);
+    loop {
+        let next = waiting.peek().map(|Reverse((deadline, _))| *deadline);
+        let wait = next.map_or(Duration::ZERO, |deadline| {
+            Duration::from_millis((deadline - Utc::now().timestamp_millis()).max(0) as u64)
+        });
+        tokio::select! {
+            _ = &mut stopped => return,
+            n = jobs.recv_many(&mut taken, TAKE) => {
+                if n == 0 {
+                    return;
+                }
+                waiting.extend(taken.drain(..).map(Reverse));
+            }
+            _ = tokio::time::sleep(wait), if next.is_some() => {
+                let now = Utc::now().timestamp_millis();
+                while let Some(&Reverse((deadline, session))) = waiting.peek() {
+                    if deadline > now {
+                        break;
+                    }
+                    waiting.pop();
+                    tokio::spawn(expire(gate.clone(), session));
+                }
+            }
+        }
+    }
+}
+
+/// Expires `session`, whose deadline has come. A failure is left to the
+/// sweep, which tries again [`SWEEP_GRACE`] after the deadline.
+async fn expire(gate: Arc<Gate>, session: SessionId) {
+    let span = tracing::info_span!("expiry", session = %session);
+    async move {
+        match gate.expire(session).await {
+            Ok(Some(s)) => {
+                let late = (Utc::now() - s.deadline).num_milliseconds();
+                info!(late_ms = late, "session expired at its deadline");
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "expiry failed; the sweep will try again"),
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// Expires every pending session whose deadline passed more than

@@ -24,9 +24,10 @@ pub use expiry::sweep;
 pub use queue::{ExpiryJob, JobQueue, QueueScheduler, prune, scheduler};
 pub use retry::{RetryingGateway, retrying_gateways};
 
-/// Expiry jobs one worker runs at once. Each mostly sleeps until its
-/// deadline, so this is about a burst of connects, not CPU.
-const CONCURRENCY: usize = 16_384;
+/// Expiry jobs one worker runs at once. A job only hands its deadline over
+/// (see [`expiry::Deadlines`]), so this bounds a burst's hand-offs, not the
+/// sessions waiting for their deadlines.
+const CONCURRENCY: usize = 1_024;
 
 /// Runs the worker until `shutdown` completes: the expiry jobs, the overdue
 /// sweep and the reconciler. `gate` should use [`retrying_gateways`].
@@ -96,15 +97,15 @@ pub async fn run(
             Ok::<(), std::io::Error>(())
         }
     };
+    let (deadlines, timer) = expiry::Deadlines::start(gate.clone(), stopped());
     let jobs = {
-        let gate = gate.clone();
         async move {
             match queue {
                 JobQueue::Sqlite(storage) => {
                     WorkerBuilder::new(name.as_str())
                         .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
                         .concurrency(CONCURRENCY)
-                        .data(gate.clone())
+                        .data(deadlines.clone())
                         .build(expiry::run_job)
                         .run_until(until)
                         .await
@@ -113,7 +114,7 @@ pub async fn run(
                     WorkerBuilder::new(name.as_str())
                         .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
                         .concurrency(CONCURRENCY)
-                        .data(gate.clone())
+                        .data(deadlines.clone())
                         .build(expiry::run_job)
                         .run_until(until)
                         .await
@@ -128,6 +129,7 @@ pub async fn run(
     let result = jobs.await.context("expiry jobs task")?;
     let _ = sweeper.await;
     let _ = reconciler.await;
+    let _ = timer.await;
     result.context("expiry jobs")?;
     Ok(())
 }

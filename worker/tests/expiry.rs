@@ -42,6 +42,40 @@ async fn a_session_nobody_confirms_expires_at_its_deadline() {
     h.stop_worker().await;
 }
 
+/// A job hands its session's deadline to the worker and is finished: while
+/// the session waits, the queue holds no running job for it (and the worker
+/// none of apalis's tasks), and the session still expires at its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_waiting_session_leaves_no_job_running() {
+    let mut h = Harness::new(r#"confirm_timeout = "3s""#, "").await;
+    h.start_worker();
+    h.enroll("alice").await;
+    let s = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+
+    // Due two or three seconds early, the job is taken and finished at once.
+    every_job_finished(&h).await;
+    assert!(
+        chrono::Utc::now() < s.deadline,
+        "the job finished before the deadline"
+    );
+    assert_eq!(h.state(&s).await, SessionState::Pending);
+    assert!(h.connected("alice"));
+
+    eventually("the session expires", || async {
+        h.state(&s).await == SessionState::Expired
+    })
+    .await;
+    eventually("the PPP session is disconnected", || async {
+        !h.connected("alice")
+    })
+    .await;
+    let row = h.store().session(s.id).await.unwrap().unwrap();
+    assert_eq!(row.decided_by.as_deref(), Some("tgate:deadline"));
+    assert!(row.decided_at.unwrap() >= row.deadline);
+    assert_eq!(h.audited(&s, "session.expired").await, 1);
+    h.stop_worker().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn confirm_racing_the_deadline_has_exactly_one_outcome() {
     let mut h = Harness::new(r#"confirm_timeout = "1s""#, "").await;
@@ -155,6 +189,8 @@ async fn finished_jobs_are_pruned_and_waiting_ones_kept() {
     })
     .await;
     every_job_finished(&h).await;
+    // No worker takes bob's job for now.
+    h.stop_worker().await;
     let bob = h.pending("bob", "203.0.113.8", "10.10.0.6").await;
 
     // Everything finished until a minute from now: alice's job, not bob's,
@@ -176,6 +212,7 @@ async fn finished_jobs_are_pruned_and_waiting_ones_kept() {
 
     // The worker's own pruning keeps a job that finished within the last
     // minute.
+    h.start_worker();
     eventually("bob's session expires", || async {
         h.state(&bob).await == SessionState::Expired
     })
