@@ -43,6 +43,17 @@ pub(crate) const POLL: Duration = Duration::from_millis(100);
 /// Jobs one poll takes: one poll must keep up with a burst of connects
 /// (a thousand a second needs a hundred per poll).
 const BATCH: usize = 512;
+/// A job whose worker stopped sending heartbeats for twice this long is
+/// handed to another worker.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long a finished job stays in the queue's table before the worker
+/// deletes it. apalis never deletes jobs, so without this the table grows by
+/// a row per connect for as long as tgate runs; the audit log, not the queue,
+/// is the record of what happened.
+pub(crate) const KEEP_FINISHED: Duration = Duration::from_secs(60);
+/// Tries of a job whose hand-over failed (its worker was stopping); a
+/// session's expiry is decided by its transition, so a repeat is harmless.
+const MAX_ATTEMPTS: usize = 5;
 
 /// Asks for due jobs every [`POLL`]. apalis's own interval strategy replaces
 /// its timer when it fires without arming the new one, so a worker with no
@@ -76,17 +87,6 @@ impl PollStrategy for EveryPoll {
         }
     }
 }
-/// A job whose worker stopped sending heartbeats for twice this long is
-/// handed to another worker.
-pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long a finished job stays in the queue's table before the worker
-/// deletes it. apalis never deletes jobs, so without this the table grows by
-/// a row per connect for as long as tgate runs; the audit log, not the queue,
-/// is the record of what happened.
-pub(crate) const KEEP_FINISHED: Duration = Duration::from_secs(60);
-/// Tries of a job whose run failed (a database error); the expiry itself is
-/// idempotent, so a repeat is harmless.
-const MAX_ATTEMPTS: usize = 5;
 
 /// The job queue over the database a store uses.
 #[derive(Clone)]
