@@ -37,7 +37,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run everything in one process: the HTTP API, the Telegram watcher and the worker
-    Serve,
+    Serve {
+        /// Also stop when standard input closes. `tgate bench` starts its
+        /// tgate this way, so a bench killed by any signal takes it along.
+        #[arg(long, hide = true)]
+        until_stdin_closes: bool,
+    },
     /// Run only the HTTP API (several replicas may share a PostgreSQL database)
     Api,
     /// Run only the Telegram watcher (one per bot); it calls the API over HTTP
@@ -153,9 +158,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Demo | Command::Bench(_) => {
             unreachable!("handled before the configuration is loaded")
         }
-        Command::Serve => {
+        Command::Serve { until_stdin_closes } => {
             let listener = bind(&config).await?;
-            tgate::serve(config, listener, on_signal()).await
+            let shutdown = if until_stdin_closes {
+                on_signal_or(stdin_closed())
+            } else {
+                on_signal()
+            };
+            tgate::serve(config, listener, shutdown).await
         }
         Command::Api => {
             let listener = bind(&config).await?;
@@ -208,6 +218,11 @@ async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
 
 /// Shuts down on Ctrl-C or SIGTERM (what docker and systemd send).
 fn on_signal() -> Shutdown {
+    on_signal_or(std::future::pending())
+}
+
+/// Shuts down on Ctrl-C, SIGTERM or when `also` completes.
+fn on_signal_or(also: impl std::future::Future<Output = ()> + Send + 'static) -> Shutdown {
     let (tx, shutdown) = Shutdown::new();
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -215,9 +230,24 @@ fn on_signal() -> Shutdown {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = also => {}
         }
         tracing::info!("shutting down");
         let _ = tx.send(true);
     });
     shutdown
+}
+
+/// Completes when standard input reaches its end (or fails). Read on a
+/// thread of its own: a blocking read in tokio's pool would hold up the
+/// runtime's exit when tgate stops for another reason.
+fn stdin_closed() -> impl std::future::Future<Output = ()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        drop(tx);
+    });
+    async move {
+        let _ = rx.await;
+    }
 }

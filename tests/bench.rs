@@ -6,7 +6,8 @@
 //! It always runs on SQLite: the bench makes its own scratch database, and
 //! a PostgreSQL run is the documented `--database-url` one.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_small_bench_reports_every_figure_and_loses_nothing() {
@@ -79,4 +80,59 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
     assert_eq!(storm["bans_applied"], storm["bans_expected"], "{report}");
     assert!(report["peak_rss_mb"].as_f64() > Some(0.0), "{report}");
     assert!(report["simulators_rss_mb"].as_f64() > Some(0.0), "{report}");
+}
+
+/// However the bench ends (here SIGKILL, which it cannot catch or pass on),
+/// the tgate it started does not outlive it.
+#[test]
+fn a_killed_bench_takes_its_tgate_along() {
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_tgate"))
+        // Long enough to be killed mid-run.
+        .args(["bench", "--json", "--connects", "100000", "--rate", "50"])
+        .env_remove("TGATE_TEST_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tgate bench");
+    let tgate =
+        wait_for(|| children(bench.id()).into_iter().next()).expect("the bench starts tgate");
+    bench.kill().unwrap();
+    bench.wait().unwrap();
+    if wait_for(|| (!running(tgate)).then_some(())).is_none() {
+        let _ = Command::new("kill").arg(tgate.to_string()).status();
+        panic!("tgate {tgate} still ran a minute after its bench was killed");
+    }
+}
+
+/// Polls `check` until it gives a value, for a generous bound (not a timing
+/// assertion: it only stops a broken test).
+fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < give_up {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The processes `pid` started that are still its children.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting to be
+/// reaped by whoever inherited it).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses.
+    let state = stat.rsplit_once(") ").map(|(_, rest)| rest.chars().next());
+    !matches!(state, Some(Some('Z' | 'X')) | None)
 }

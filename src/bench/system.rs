@@ -286,8 +286,11 @@ fn spawn_tgate(config: &Path, log: &Path) -> anyhow::Result<Child> {
         .arg("--config")
         .arg(config)
         .arg("serve")
+        // The pipe closes when this process ends, however it ends; tgate
+        // then stops too instead of outliving the bench.
+        .arg("--until-stdin-closes")
         .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(log);
     // The generated file is the whole configuration: nothing from the
