@@ -77,8 +77,8 @@ async fn keep_deadlines(
     let mut taken = Vec::with_capacity(TAKE);
     tokio::pin!(stopped);
     loop {
-        let next = waiting.peek().map(|Reverse((deadline, _))| *deadline);
-        let wait = next.map_or(Duration::ZERO, |deadline| {
+        // Until the earliest deadline held, if any.
+        let wait = waiting.peek().map(|Reverse((deadline, _))| {
             Duration::from_millis((deadline - Utc::now().timestamp_millis()).max(0) as u64)
         });
         tokio::select! {
@@ -89,7 +89,7 @@ async fn keep_deadlines(
                 }
                 waiting.extend(taken.drain(..).map(Reverse));
             }
-            _ = tokio::time::sleep(wait), if next.is_some() => {
+            _ = tokio::time::sleep(wait.unwrap_or_default()), if wait.is_some() => {
                 let now = Utc::now().timestamp_millis();
                 while let Some(&Reverse((deadline, session))) = waiting.peek() {
                     if deadline > now {

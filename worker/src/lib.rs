@@ -98,31 +98,28 @@ pub async fn run(
         }
     };
     let (deadlines, timer) = expiry::Deadlines::start(gate.clone(), stopped());
-    let jobs = {
-        async move {
-            match queue {
-                JobQueue::Sqlite(storage) => {
-                    WorkerBuilder::new(name.as_str())
-                        .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
-                        .concurrency(CONCURRENCY)
-                        .data(deadlines.clone())
-                        .build(expiry::run_job)
-                        .run_until(until)
-                        .await
-                }
-                JobQueue::Postgres(storage) => {
-                    WorkerBuilder::new(name.as_str())
-                        .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
-                        .concurrency(CONCURRENCY)
-                        .data(deadlines.clone())
-                        .build(expiry::run_job)
-                        .run_until(until)
-                        .await
-                }
+    let jobs = tokio::spawn(async move {
+        match queue {
+            JobQueue::Sqlite(storage) => {
+                WorkerBuilder::new(name.as_str())
+                    .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
+                    .concurrency(CONCURRENCY)
+                    .data(deadlines)
+                    .build(expiry::run_job)
+                    .run_until(until)
+                    .await
+            }
+            JobQueue::Postgres(storage) => {
+                WorkerBuilder::new(name.as_str())
+                    .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
+                    .concurrency(CONCURRENCY)
+                    .data(deadlines)
+                    .build(expiry::run_job)
+                    .run_until(until)
+                    .await
             }
         }
-    };
-    let jobs = tokio::spawn(jobs);
+    });
     shutdown.await;
     info!("worker stopping");
     let _ = stop_tx.send(true);

@@ -30,12 +30,6 @@ pub struct ExpiryJob {
     pub deadline_ms: i64,
 }
 
-impl ExpiryJob {
-    pub fn deadline(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.deadline_ms).unwrap_or_default()
-    }
-}
-
 pub(crate) use tgate_core::gate::{EXPIRY_LEAD as LEAD, EXPIRY_QUEUE as QUEUE};
 /// How often a worker asks for due jobs. Anything under [`LEAD`] keeps
 /// expiry on time; shorter only costs queries.

@@ -6,7 +6,7 @@ mod common;
 use common::{Harness, OWNER, eventually};
 use tgate_core::domain::SessionState;
 use tgate_core::gate::{EXPIRY_QUEUE, PressOutcome};
-use tgate_core::storage::BackendPool;
+use tgate_core::storage::{BackendPool, Session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_nobody_confirms_expires_at_its_deadline() {
@@ -20,25 +20,7 @@ async fn a_session_nobody_confirms_expires_at_its_deadline() {
     );
     assert!(h.connected("alice"));
 
-    eventually("the session expires", || async {
-        h.state(&s).await == SessionState::Expired
-    })
-    .await;
-    eventually("the PPP session is disconnected", || async {
-        !h.connected("alice")
-    })
-    .await;
-    eventually("the sandbox entry is gone", || async {
-        h.listed("tgate-sandbox", "10.10.0.5").is_none()
-    })
-    .await;
-    let row = h.store().session(s.id).await.unwrap().unwrap();
-    assert_eq!(row.decided_by.as_deref(), Some("tgate:deadline"));
-    assert!(
-        row.decided_at.unwrap() >= row.deadline,
-        "never before the deadline"
-    );
-    assert_eq!(h.audited(&s, "session.expired").await, 1);
+    expires_at_its_deadline(&h, &s).await;
     h.stop_worker().await;
 }
 
@@ -60,20 +42,36 @@ async fn a_waiting_session_leaves_no_job_running() {
     );
     assert_eq!(h.state(&s).await, SessionState::Pending);
     assert!(h.connected("alice"));
+    assert!(h.listed("tgate-sandbox", "10.10.0.5").is_some());
 
+    expires_at_its_deadline(&h, &s).await;
+    h.stop_worker().await;
+}
+
+/// What expiry at the deadline shows: the session expired by the deadline
+/// and never before it, audited once, its PPP session disconnected and its
+/// sandbox entry gone.
+async fn expires_at_its_deadline(h: &Harness, s: &Session) {
     eventually("the session expires", || async {
-        h.state(&s).await == SessionState::Expired
+        h.state(s).await == SessionState::Expired
     })
     .await;
     eventually("the PPP session is disconnected", || async {
-        !h.connected("alice")
+        !h.connected(s.account.as_str())
+    })
+    .await;
+    let address = s.remote_address.to_string();
+    eventually("the sandbox entry is gone", || async {
+        h.listed("tgate-sandbox", &address).is_none()
     })
     .await;
     let row = h.store().session(s.id).await.unwrap().unwrap();
     assert_eq!(row.decided_by.as_deref(), Some("tgate:deadline"));
-    assert!(row.decided_at.unwrap() >= row.deadline);
-    assert_eq!(h.audited(&s, "session.expired").await, 1);
-    h.stop_worker().await;
+    assert!(
+        row.decided_at.unwrap() >= row.deadline,
+        "never before the deadline"
+    );
+    assert_eq!(h.audited(s, "session.expired").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
