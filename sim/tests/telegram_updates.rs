@@ -46,6 +46,26 @@ async fn a_command_arrives_with_its_entity() {
 }
 
 #[tokio::test]
+async fn a_long_poll_counts_as_started_while_it_waits() {
+    let (sim, bot) = start().await;
+    assert_eq!(sim.polls_started(), 0);
+    let poll = tokio::spawn(async move { bot.get_updates().timeout(10).await });
+    let until = Instant::now() + Duration::from_secs(5);
+    while sim.polls_started() == 0 {
+        assert!(Instant::now() < until, "the poll never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        sim.calls().iter().all(|c| c.method != "getUpdates"),
+        "a waiting poll is not an answered call yet"
+    );
+    sim.user_sends(&alice(), "/status");
+    poll.await.expect("join").expect("getUpdates");
+    assert_eq!(sim.polls_started(), 1);
+    assert!(sim.calls().iter().any(|c| c.method == "getUpdates"));
+}
+
+#[tokio::test]
 async fn offset_confirms_and_update_ids_increase() {
     let (sim, bot) = start().await;
     sim.user_sends(&alice(), "one");

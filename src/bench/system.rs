@@ -112,8 +112,9 @@ impl System {
         let http = reqwest::Client::new();
         loop {
             // Presses are only heard once the watcher polls; tgate starts it
-            // a moment after the API.
-            let polling = || self.tg.calls().iter().any(|c| c.method == "getUpdates");
+            // a moment after the API. Its first long poll is open from then
+            // on, but answered (and so among the calls) only at its timeout.
+            let polling = || self.tg.polls_started() > 0;
             if (http.get(&health).send().await).is_ok_and(|r| r.status().is_success()) && polling()
             {
                 return Ok(());

@@ -247,6 +247,13 @@ impl BotApiSim {
         self.shared.lock().calls.clone()
     }
 
+    /// How many `getUpdates` calls have begun. A long poll is in
+    /// [`calls`](Self::calls) only once it answers, up to its timeout later;
+    /// this counts it from the moment it starts waiting.
+    pub fn polls_started(&self) -> u64 {
+        self.shared.lock().poll_generation
+    }
+
     /// How many calls have been answered so far.
     pub fn call_count(&self) -> usize {
         self.shared.lock().calls.len()
