@@ -152,7 +152,7 @@ impl Gate {
     pub async fn expire(self: &Arc<Self>, id: SessionId) -> Result<Option<Session>, GateError> {
         let Some(won) = self
             .store()
-            .transition(id, Transition::Expire, Utc::now(), "tgate:deadline")
+            .expire_due(id, Utc::now(), "tgate:deadline")
             .await?
         else {
             return Ok(None);

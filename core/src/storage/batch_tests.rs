@@ -1,10 +1,10 @@
-//! The grouped session and strike writes on a real database (SQLite, or PostgreSQL
+//! The grouped session, expiry and strike writes on a real database (SQLite, or PostgreSQL
 //! when `TGATE_TEST_DATABASE_URL` is set): rows that arrive together are
 //! stored by one statement, and each caller still hears its own row's
 //! outcome. One test is SQLite's alone: which statements its one writing
 //! connection keeps prepared.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::group::{PREPARED_ROWS, Tally};
 use super::testing::TestDb;
 use super::{Inserted, NewSession, NewStrike, PgStore, SessionId, SqliteStore, Store, StrikeKind};
-use crate::domain::{RouterName, SessionState};
+use crate::domain::{RouterName, SessionState, Transition};
 
 /// The backend's own store over the test database, so the groups' tallies
 /// can be read.
@@ -37,16 +37,18 @@ impl Concrete {
         }
     }
 
-    fn tallies(&self) -> [&Tally; 3] {
+    fn tallies(&self) -> [&Tally; 4] {
         match self {
             Concrete::Sqlite(s) => [
                 s.pending_inserts.tally(),
                 s.message_ids.tally(),
+                s.expiries.tally(),
                 s.strikes.tally(),
             ],
             Concrete::Postgres(s) => [
                 s.pending_inserts.tally(),
                 s.message_ids.tally(),
+                s.expiries.tally(),
                 s.strikes.tally(),
             ],
         }
@@ -145,6 +147,46 @@ async fn writes_arriving_together_each_get_their_own_outcome() {
         assert_eq!(read.message_id, Some(5000 + s.chat_id.unwrap()), "{}", s.id);
     }
 
+    // Their deadlines come, all at once. A quarter of the sessions were
+    // answered first; every session's expiry is asked for twice (its job
+    // and the sweep, say), plus one for a session that does not exist.
+    // Each pending session is expired by exactly one of its two callers.
+    let answered: HashSet<SessionId> = created.iter().step_by(4).map(|s| s.id).collect();
+    for &id in &answered {
+        let confirmed = store
+            .store()
+            .transition(id, Transition::Confirm, Utc::now(), "owner")
+            .await
+            .unwrap();
+        assert!(confirmed.is_some(), "{id}");
+    }
+    let asks = created.iter().flat_map(|s| [s.id, s.id]).chain([missing]);
+    let expired = futures::future::join_all(asks.map(|id| async move {
+        let outcome = store.store().expire_due(id, Utc::now(), "tgate:deadline");
+        (id, outcome.await.unwrap())
+    }))
+    .await;
+    let mut won: HashMap<SessionId, usize> = HashMap::new();
+    for (id, outcome) in &expired {
+        if let Some(s) = outcome {
+            assert_eq!(s.id, *id);
+            assert_eq!(s.state, SessionState::Expired, "{id}");
+            assert_eq!(s.decided_by.as_deref(), Some("tgate:deadline"), "{id}");
+            *won.entry(*id).or_default() += 1;
+        }
+    }
+    assert!(!won.contains_key(&missing));
+    for s in &created {
+        let (wins, state) = if answered.contains(&s.id) {
+            (0, SessionState::Confirmed)
+        } else {
+            (1, SessionState::Expired)
+        };
+        assert_eq!(won.get(&s.id).copied().unwrap_or(0), wins, "{}", s.id);
+        let read = store.store().session(s.id).await.unwrap().unwrap();
+        assert_eq!(read.state, state, "{}", s.id);
+    }
+
     // Each account's second caller strikes three times, all at once.
     let strikes = results
         .iter()
@@ -177,7 +219,7 @@ async fn writes_arriving_together_each_get_their_own_outcome() {
         assert_eq!(counted, expected, "{}", new.caller_id);
     }
 
-    let names = ["inserts", "message ids", "strikes"];
+    let names = ["inserts", "message ids", "expiries", "strikes"];
     for (name, tally) in names.iter().zip(store.tallies()) {
         assert_eq!(tally.failed_batches.load(Ordering::Relaxed), 0, "{name}");
         assert!(

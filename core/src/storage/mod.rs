@@ -473,6 +473,17 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         actor: &str,
     ) -> Result<Option<Session>, StoreError>;
+    /// [`transition`](Self::transition) with [`Transition::Expire`], for a
+    /// session whose deadline has come. Expiries that arrive while one is
+    /// being written are written together, by one statement: deadlines fall
+    /// due at the rate sessions were opened, and most find their session
+    /// already answered.
+    async fn expire_due(
+        &self,
+        id: SessionId,
+        at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<Option<Session>, StoreError>;
     /// Records the prompt's Telegram message, so it can be edited later.
     /// Answers the session's state as it was when the id was written, or
     /// `None` when there is no such session.

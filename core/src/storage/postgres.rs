@@ -10,8 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, expiry_group,
+    impl_store, message_id_group, ms, parsed, pending_group, session_columns, session_filter,
+    strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
@@ -36,6 +37,8 @@ pub struct PgStore {
     pub(super) message_ids: Group<(SessionId, i64), Option<SessionState>>,
     /// Strikes, stored together.
     pub(super) strikes: Group<NewStrike>,
+    /// Sessions expired at their deadline, together.
+    pub(super) expiries: Group<(SessionId, DateTime<Utc>, String), Option<Session>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -76,6 +79,7 @@ impl PgStore {
             pending_inserts: pending_group!(sqlx::Postgres, pool),
             message_ids: message_id_group!(sqlx::Postgres, pool),
             strikes: strike_group!(sqlx::Postgres, pool),
+            expiries: expiry_group!(sqlx::Postgres, pool),
             pool,
         })
     }

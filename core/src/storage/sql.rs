@@ -545,6 +545,52 @@ macro_rules! message_id_group {
 }
 pub(super) use message_id_group;
 
+/// A [`Group`](super::group::Group) that expires sessions whose deadline
+/// has come: one `UPDATE … FROM (VALUES …)` for the deadlines that fall due
+/// together, applied only to sessions still pending. Each caller gets its
+/// session as expired, or `None` when the session had moved on or does not
+/// exist, as [`transition`](super::Store::transition) answers. A session
+/// named twice in one write is expired once; its first caller hears so and
+/// the other `None`, as if they had come one after the other.
+macro_rules! expiry_group {
+    ($db:ty, $pool:expr) => {{
+        let pool = $pool.clone();
+        $crate::storage::group::Group::start(
+            move |rows: std::sync::Arc<Vec<(SessionId, DateTime<Utc>, String)>>| {
+                let pool = pool.clone();
+                async move {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE sessions SET state = 'expired', \
+                         decided_at = COALESCE(sessions.decided_at, v.column2), \
+                         decided_by = COALESCE(sessions.decided_by, v.column3) FROM (",
+                    );
+                    update.push_values(rows.iter(), |mut row, (id, at, actor)| {
+                        row.push_bind(id.to_string())
+                            .push_bind($crate::storage::sql::ms(*at))
+                            .push_bind(actor.as_str());
+                    });
+                    update.push(concat!(
+                        ") AS v WHERE sessions.id = v.column1 AND sessions.state = 'pending' \
+                         RETURNING ",
+                        session_columns!()
+                    ));
+                    let expired: Vec<SessionRow> = update
+                        .build_query_as()
+                        .persistent($crate::storage::group::keep_prepared(rows.len()))
+                        .fetch_all(&pool)
+                        .await?;
+                    let mut expired = expired
+                        .into_iter()
+                        .map(|row| Session::try_from(row).map(|s| (s.id, s)))
+                        .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()?;
+                    Ok(rows.iter().map(|(id, _, _)| expired.remove(id)).collect())
+                }
+            },
+        )
+    }};
+}
+pub(super) use expiry_group;
+
 /// Implements [`super::Store`] for a struct with `pool`, `reads` and `jobs`
 /// fields of a concrete sqlx pool type and an `audits` [`audit_group`]:
 /// writes (and anything that must see its own writes at once) go to `pool`,
@@ -834,6 +880,15 @@ macro_rules! impl_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 row.map(Session::try_from).transpose()
+            }
+
+            async fn expire_due(
+                &self,
+                id: SessionId,
+                at: DateTime<Utc>,
+                actor: &str,
+            ) -> Result<Option<Session>, StoreError> {
+                self.expiries.append((id, at, actor.to_owned())).await
             }
 
             async fn set_message_id(

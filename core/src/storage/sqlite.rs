@@ -11,8 +11,9 @@ use sqlx::{Connection, SqlitePool};
 
 use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, impl_store,
-    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, expiry_group,
+    impl_store, message_id_group, ms, parsed, pending_group, session_columns, session_filter,
+    strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
@@ -44,6 +45,8 @@ pub struct SqliteStore {
     pub(super) message_ids: Group<(SessionId, i64), Option<SessionState>>,
     /// Strikes, stored together.
     pub(super) strikes: Group<NewStrike>,
+    /// Sessions expired at their deadline, together.
+    pub(super) expiries: Group<(SessionId, DateTime<Utc>, String), Option<Session>>,
     /// Copies the write-ahead log into the database file; stopped with the
     /// store.
     checkpoints: tokio::task::JoinHandle<()>,
@@ -120,6 +123,7 @@ impl SqliteStore {
             pending_inserts: pending_group!(sqlx::Sqlite, pool),
             message_ids: message_id_group!(sqlx::Sqlite, pool),
             strikes: strike_group!(sqlx::Sqlite, pool),
+            expiries: expiry_group!(sqlx::Sqlite, pool),
             pool,
             reads,
             jobs,
