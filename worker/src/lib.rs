@@ -98,26 +98,23 @@ pub async fn run(
         }
     };
     let (deadlines, timer) = expiry::Deadlines::start(gate.clone(), stopped());
+    // The same worker over either backend; the two storage types share no
+    // trait a generic function could name without apalis's long bounds.
+    macro_rules! run_jobs {
+        ($storage:expr) => {
+            WorkerBuilder::new(name.as_str())
+                .backend($storage.poll_with_strategy(queue::EveryPoll::new()))
+                .concurrency(CONCURRENCY)
+                .data(deadlines)
+                .build(expiry::run_job)
+                .run_until(until)
+                .await
+        };
+    }
     let jobs = tokio::spawn(async move {
         match queue {
-            JobQueue::Sqlite(storage) => {
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
-                    .concurrency(CONCURRENCY)
-                    .data(deadlines)
-                    .build(expiry::run_job)
-                    .run_until(until)
-                    .await
-            }
-            JobQueue::Postgres(storage) => {
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.poll_with_strategy(queue::EveryPoll::new()))
-                    .concurrency(CONCURRENCY)
-                    .data(deadlines)
-                    .build(expiry::run_job)
-                    .run_until(until)
-                    .await
-            }
+            JobQueue::Sqlite(storage) => run_jobs!(storage),
+            JobQueue::Postgres(storage) => run_jobs!(storage),
         }
     });
     shutdown.await;

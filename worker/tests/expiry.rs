@@ -36,6 +36,7 @@ async fn a_waiting_session_leaves_no_job_running() {
 
     // Due two or three seconds early, the job is taken and finished at once.
     every_job_finished(&h).await;
+    assert_eq!(job_rows(&h).await, 1, "the session's job, finished");
     assert!(
         chrono::Utc::now() < s.deadline,
         "the job finished before the deadline"

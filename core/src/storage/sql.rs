@@ -70,6 +70,20 @@ macro_rules! session_filter {
 }
 pub(super) use session_filter;
 
+/// What a grouped write returned, handed back one per asked id, in order:
+/// the session returned for it, or `None` when none was. An id asked twice
+/// gets the session only the first time, as if the second had come after.
+pub(super) fn sessions_for(
+    asked: impl Iterator<Item = crate::domain::SessionId>,
+    returned: Vec<SessionRow>,
+) -> Result<Vec<Option<Session>>, StoreError> {
+    let mut returned = returned
+        .into_iter()
+        .map(|row| Session::try_from(row).map(|s| (s.id, s)))
+        .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()?;
+    Ok(asked.map(|id| returned.remove(&id)).collect())
+}
+
 pub(super) fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
@@ -489,11 +503,7 @@ macro_rules! pending_group {
                     .persistent($crate::storage::group::keep_prepared(rows.len()))
                     .fetch_all(&pool)
                     .await?;
-                let mut stored = stored
-                    .into_iter()
-                    .map(|row| Session::try_from(row).map(|s| (s.id, s)))
-                    .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()?;
-                Ok(rows.iter().map(|s| stored.remove(&s.id)).collect())
+                $crate::storage::sql::sessions_for(rows.iter().map(|s| s.id), stored)
             }
         })
     }};
@@ -579,11 +589,7 @@ macro_rules! expiry_group {
                         .persistent($crate::storage::group::keep_prepared(rows.len()))
                         .fetch_all(&pool)
                         .await?;
-                    let mut expired = expired
-                        .into_iter()
-                        .map(|row| Session::try_from(row).map(|s| (s.id, s)))
-                        .collect::<Result<std::collections::HashMap<_, _>, StoreError>>()?;
-                    Ok(rows.iter().map(|(id, _, _)| expired.remove(id)).collect())
+                    $crate::storage::sql::sessions_for(rows.iter().map(|(id, _, _)| *id), expired)
                 }
             },
         )
