@@ -169,6 +169,7 @@ command_timeout = "3s"
             service: Service::L2tp,
             interface: None,
             chat_id: None,
+            language: None,
             created_at: now,
             deadline: now + chrono::Duration::minutes(5),
         };

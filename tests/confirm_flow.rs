@@ -255,6 +255,59 @@ async fn a_press_after_the_client_left_says_the_session_ended() {
     );
 }
 
+/// A prompt is edited in the language it was written in, even when its
+/// owner has chosen another since (the next prompt uses the new one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_is_edited_in_the_language_it_was_written_in() {
+    let sys = System::start().await;
+    let alice = owner();
+    sys.enroll("alice", &alice).await;
+    sys.store()
+        .set_owner_language(alice.id, "ru")
+        .await
+        .unwrap();
+    sys.connect("alice", "203.0.113.7", "10.10.0.5").await;
+    let prompt = sys.prompt(alice.id).await;
+    assert!(prompt.text.contains("это вы?"), "{}", prompt.text);
+
+    sys.tg.user_sends(&alice, "/language");
+    sys.tg
+        .wait_for(alice.id, PATIENCE, |m| {
+            m.buttons.iter().flatten().any(|b| b.text == "English")
+        })
+        .await
+        .expect("language buttons");
+    let press = sys
+        .tg
+        .user_presses_button(&alice, alice.id, "English")
+        .expect("English button");
+    sys.tg.wait_for_answer(&press, PATIENCE).await.unwrap();
+
+    sys.router.disconnect_ppp("alice").await.unwrap();
+    let edited = sys
+        .tg
+        .wait_for(alice.id, PATIENCE, |m| {
+            m.message_id == prompt.message_id && m.edited
+        })
+        .await
+        .expect("the prompt says the client left");
+    assert!(
+        edited.text.contains("это вы?") && edited.text.contains("Клиент отключился до ответа"),
+        "{}",
+        edited.text
+    );
+
+    sys.connect("alice", "203.0.113.7", "10.10.0.6").await;
+    let next = sys
+        .tg
+        .wait_for(alice.id, PATIENCE, |m| {
+            m.from_bot && !m.buttons.is_empty() && m.message_id != prompt.message_id
+        })
+        .await
+        .expect("the next prompt");
+    assert!(next.text.contains("is this you?"), "{}", next.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prompt_survives_telegrams_rate_limit() {
     let sys = System::start().await;

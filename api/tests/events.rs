@@ -656,6 +656,7 @@ async fn a_confirmed_session_whose_down_was_lost_is_not_a_duplicate() {
                 service: "l2tp".parse().unwrap(),
                 interface: None,
                 chat_id: Some(4242),
+                language: None,
                 created_at: then,
                 deadline: then + chrono::Duration::seconds(60),
             },

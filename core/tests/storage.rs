@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use tgate_core::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 use tgate_core::storage::testing::TestDb;
 use tgate_core::storage::{
@@ -28,6 +28,7 @@ fn pending(account: &str, remote: &str, caller: &str) -> NewSession {
         service: "l2tp".parse().unwrap(),
         interface: Some("<l2tp-alice>".parse().unwrap()),
         chat_id: None,
+        language: None,
         created_at: now,
         deadline: now + Duration::seconds(60),
     }
@@ -44,6 +45,7 @@ async fn a_pending_session_round_trips_every_field() {
     let db = db().await;
     let mut new = pending("Иван Петров", "2001:db8::5", "BC:24:11:81:B1:47");
     new.chat_id = Some(-100123);
+    new.language = Some("ru".to_owned());
     let Inserted::Created(created) = db.store.insert_pending(&new).await.unwrap() else {
         panic!("not created");
     };
@@ -57,6 +59,7 @@ async fn a_pending_session_round_trips_every_field() {
     );
     assert_eq!(read.caller_id.to_string(), "BC:24:11:81:B1:47");
     assert_eq!(read.chat_id, Some(-100123));
+    assert_eq!(read.language.as_deref(), Some("ru"));
     assert_eq!(
         read.deadline.timestamp_millis(),
         new.deadline.timestamp_millis()
@@ -270,35 +273,50 @@ async fn racing_connects_leave_one_pending_session() {
 }
 
 #[tokio::test]
-async fn open_session_lookup_by_tunnel_address() {
+async fn a_down_event_closes_the_newest_open_session_at_its_tunnel_address() {
     let db = db().await;
+    let alice: AccountName = "alice".parse().unwrap();
+    let close = |address: &str, at: DateTime<Utc>| {
+        let store = db.store.clone();
+        let (alice, address) = (alice.clone(), address.parse().unwrap());
+        async move {
+            store
+                .close_open_session(&router(), &alice, address, at, "router")
+                .await
+                .unwrap()
+        }
+    };
+    // A pending session: closed, and it was pending.
     let s = pending("alice", "10.10.0.5", "203.0.113.7");
     db.store.insert_pending(&s).await.unwrap();
-    let alice: AccountName = "alice".parse().unwrap();
-    let found = db
-        .store
-        .open_session_at(&router(), &alice, "10.10.0.5".parse().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(found.map(|f| f.id), Some(s.id));
-    assert!(
-        db.store
-            .open_session_at(&router(), &alice, "10.10.0.9".parse().unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(close("10.10.0.9", Utc::now()).await.is_none());
+    let at = Utc::now();
+    let closed = close("10.10.0.5", at).await.unwrap();
+    assert_eq!(closed.session.id, s.id);
+    assert_eq!(closed.was, SessionState::Pending);
+    assert_eq!(closed.session.state, SessionState::Closed);
+    assert_eq!(closed.session.decided_by.as_deref(), Some("router"));
+    assert_eq!(closed.session.closed_at, closed.session.decided_at);
+    assert!(close("10.10.0.5", Utc::now()).await.is_none());
+
+    // A confirmed one keeps its decision, even one made in the same
+    // millisecond as the close.
+    let t = pending("alice", "10.10.0.5", "203.0.113.7");
+    db.store.insert_pending(&t).await.unwrap();
+    let at = Utc::now();
     db.store
-        .transition(s.id, Transition::Close, Utc::now(), "router")
+        .transition(t.id, Transition::Confirm, at, "telegram:4242")
         .await
+        .unwrap()
         .unwrap();
-    assert!(
-        db.store
-            .open_session_at(&router(), &alice, "10.10.0.5".parse().unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let closed = close("10.10.0.5", at).await.unwrap();
+    assert_eq!(closed.session.id, t.id);
+    assert_eq!(closed.was, SessionState::Confirmed);
+    assert_eq!(closed.session.decided_by.as_deref(), Some("telegram:4242"));
+    let stored = db.store.session(t.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, SessionState::Closed);
+    assert_eq!(stored.closed_at, closed.session.closed_at);
+    assert!(close("10.10.0.5", Utc::now()).await.is_none());
 }
 
 #[tokio::test]
@@ -1112,10 +1130,7 @@ async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once(
 
     // Every column as the single-purpose reads give it.
     let found = facts(&alice, tunnel, Some(caller)).await;
-    let session = store
-        .open_session_at(&router(), &alice, tunnel)
-        .await
-        .unwrap();
+    let session = store.session(s.id).await.unwrap();
     assert_eq!(found.open_session.as_ref().map(|f| f.id), Some(s.id));
     assert_eq!(found.open_session, session);
     let account = store.account(&router(), &alice).await.unwrap();

@@ -29,6 +29,7 @@ fn session(account: &str, remote: &str, deadline_in: Duration) -> NewSession {
         service: "l2tp".parse().unwrap(),
         interface: None,
         chat_id: Some(1),
+        language: None,
         created_at: now,
         deadline: now + deadline_in,
     }

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::router::{NewEntry, PppMatch};
 use crate::storage::{AuditEntry, Ban, Inserted, NewSession, Session, StrikeKind, ban_covering};
-use crate::telegram::messages;
+use crate::telegram::{Lang, messages};
 
 /// Polls `future` once; whether it finished.
 async fn poll_once<F: std::future::Future<Output = ()>>(mut future: std::pin::Pin<&mut F>) -> bool {
@@ -40,10 +40,11 @@ pub struct Connect {
 }
 
 impl Connect {
-    /// A new session for this connect.
+    /// A new session for this connect; `prompt` is the chat its prompt goes
+    /// to and the language it is written in, when it has one.
     fn session(
         &self,
-        chat_id: Option<i64>,
+        prompt: Option<(i64, Lang)>,
         now: DateTime<Utc>,
         deadline: DateTime<Utc>,
     ) -> NewSession {
@@ -56,7 +57,8 @@ impl Connect {
             local_address: self.local_address,
             service: self.service,
             interface: self.interface.clone(),
-            chat_id,
+            chat_id: prompt.map(|(chat, _)| chat),
+            language: prompt.map(|(_, lang)| lang.code().to_owned()),
             created_at: now,
             deadline,
         }
@@ -171,7 +173,7 @@ impl Gate {
         let lang = super::telegram::owner_lang(&account);
         let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
             .unwrap_or(chrono::Duration::MAX);
-        let new = ev.session(Some(chat), now, now + timeout);
+        let new = ev.session(Some((chat, lang)), now, now + timeout);
         let mut replaced_once = false;
         loop {
             match store.insert_pending(&new).await? {
@@ -270,7 +272,6 @@ impl Gate {
                         self.record_strike(&attempt, StrikeKind::Blocked).await;
                     }
                     if !same_caller && let Some(chat) = pending.chat_id {
-                        let lang = self.lang_of(&pending).await;
                         self.spawn_note(
                             chat,
                             messages::blocked(lang, ev.account.as_str(), &ev.caller_id.to_string()),

@@ -8,8 +8,8 @@ use ipnet::IpNet;
 use tracing::info;
 
 use super::{Gate, GateError};
-use crate::domain::{AccountName, RouterName, SessionState, Transition};
-use crate::storage::{AuditEntry, Session};
+use crate::domain::{AccountName, RouterName, SessionState};
+use crate::storage::{AuditEntry, Closed, Session};
 use crate::telegram::messages::Outcome;
 
 /// A validated down event.
@@ -36,12 +36,18 @@ impl Gate {
             closed: None,
             was_pending: false,
         };
-        if let Some(open) = store
-            .open_session_at(&ev.router, &ev.account, ev.remote_address)
+        if let Some(Closed {
+            session: closed,
+            was,
+        }) = store
+            .close_open_session(
+                &ev.router,
+                &ev.account,
+                ev.remote_address,
+                Utc::now(),
+                "router",
+            )
             .await?
-            && let Some(closed) = store
-                .transition(open.id, Transition::Close, Utc::now(), "router")
-                .await?
         {
             info!(session = %closed.id, router = %ev.router, account = %ev.account, "session closed");
             store
@@ -51,10 +57,10 @@ impl Gate {
                         .account(&ev.account)
                         .address(ev.remote_address)
                         .session(closed.id)
-                        .detail(serde_json::json!({ "was": open.state })),
+                        .detail(serde_json::json!({ "was": was })),
                 )
                 .await?;
-            outcome.was_pending = open.state == SessionState::Pending;
+            outcome.was_pending = was == SessionState::Pending;
             if outcome.was_pending {
                 self.spawn_edit(&closed, Outcome::Disconnected);
             }

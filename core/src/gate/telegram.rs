@@ -17,11 +17,6 @@ use crate::telegram::Lang;
 use crate::telegram::messages::{self, Outcome};
 
 impl Gate {
-    /// The language of the session's account's owner.
-    pub(super) async fn lang_of(&self, s: &Session) -> Lang {
-        session_lang(self.store().as_ref(), s).await
-    }
-
     /// Delivers the prompt in the owner's `lang` in the background.
     pub(super) fn spawn_prompt(self: &Arc<Self>, session: Session, lang: Lang) {
         if self.telegram.is_none() {
@@ -152,9 +147,14 @@ pub(super) fn owner_lang(account: &Account) -> Lang {
         .unwrap_or_default()
 }
 
-/// The language of the session's account's owner; the default when the
-/// account cannot be read.
+/// The language the session's prompt was written in. Sessions stored
+/// before tgate kept it (or in a language this build no longer has) use
+/// their account's owner's, and the default when the account cannot be
+/// read.
 async fn session_lang(store: &dyn Store, s: &Session) -> Lang {
+    if let Some(lang) = s.language.as_deref().and_then(|l| l.parse().ok()) {
+        return lang;
+    }
     match store.account(&s.router, &s.account).await {
         Ok(Some(a)) => owner_lang(&a),
         _ => Lang::default(),

@@ -76,6 +76,7 @@ fn connect(account: usize, attempt: usize) -> NewSession {
         service: "l2tp".parse().unwrap(),
         interface: None,
         chat_id: Some(1000 + account as i64),
+        language: None,
         created_at: now,
         deadline: now + chrono::Duration::seconds(60),
     }

@@ -88,6 +88,9 @@ pub struct NewSession {
     pub service: Service,
     pub interface: Option<InterfaceName>,
     pub chat_id: Option<i64>,
+    /// The language code the prompt is written in (the owner's choice when
+    /// the session was opened); `None` when there is no prompt.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
 }
@@ -103,6 +106,9 @@ pub struct Session {
     pub service: Service,
     pub interface: Option<InterfaceName>,
     pub chat_id: Option<i64>,
+    /// The language code the prompt was written in; `None` for sessions
+    /// without a prompt and those stored before tgate kept it.
+    pub language: Option<String>,
     pub state: SessionState,
     pub created_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
@@ -130,6 +136,14 @@ pub struct Account {
     pub locked: bool,
     pub unenrolled_alerted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A session [`Store::close_open_session`] closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    pub session: Session,
+    /// Its state before the close: pending or confirmed.
+    pub was: SessionState,
 }
 
 /// What [`Store::connect_facts`] reads.
@@ -455,14 +469,18 @@ pub trait Store: Send + Sync + 'static {
         caller: Option<IpAddr>,
         at: DateTime<Utc>,
     ) -> Result<ConnectFacts, StoreError>;
-    /// The newest open (pending or confirmed) session of the account on the
-    /// given tunnel address.
-    async fn open_session_at(
+    /// Closes the newest open (pending or confirmed) session of the account
+    /// on the given tunnel address, in one statement, and tells what it was.
+    /// `actor` must be one no decision uses (the gate's is `router`): a
+    /// session this close decided at `at` by `actor` was still pending.
+    async fn close_open_session(
         &self,
         router: &RouterName,
         account: &AccountName,
         remote_address: IpAddr,
-    ) -> Result<Option<Session>, StoreError>;
+        at: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<Option<Closed>, StoreError>;
     /// Applies `transition` if the session is in one of its source states.
     /// Returns the updated session when this call won, `None` when the session
     /// had already moved on (or does not exist).

@@ -14,7 +14,8 @@ use super::{Account, AuditRecord, Ban, Invite, Session, StoreError};
 macro_rules! session_columns {
     () => {
         "id, router, account, caller_id, remote_address, local_address, service, interface, \
-         chat_id, state, created_at, deadline, decided_at, decided_by, closed_at, message_id"
+         chat_id, language, state, created_at, deadline, decided_at, decided_by, closed_at, \
+         message_id"
     };
 }
 pub(super) use session_columns;
@@ -158,6 +159,7 @@ where
                 service,
                 interface,
                 chat_id,
+                language,
                 state,
                 created_at,
                 deadline,
@@ -219,6 +221,7 @@ pub(super) struct SessionRow {
     service: String,
     interface: Option<String>,
     chat_id: Option<i64>,
+    language: Option<String>,
     state: String,
     created_at: i64,
     deadline: i64,
@@ -243,6 +246,7 @@ impl TryFrom<SessionRow> for Session {
             service: parsed(row, "service", &r.service)?,
             interface: opt_parsed(row, "interface", r.interface)?,
             chat_id: r.chat_id,
+            language: r.language,
             state: parsed(row, "state", &r.state)?,
             created_at: time(row, r.created_at)?,
             deadline: time(row, r.deadline)?,
@@ -452,8 +456,8 @@ macro_rules! insert_sessions {
     ($db:ty, $rows:expr, $state:expr, $decided_by:expr) => {{
         let mut insert = sqlx::QueryBuilder::<$db>::new(
             "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
-             local_address, service, interface, chat_id, state, created_at, deadline, \
-             decided_at, decided_by) ",
+             local_address, service, interface, chat_id, language, state, created_at, \
+             deadline, decided_at, decided_by) ",
         );
         let (state, decided_by): (SessionState, Option<&str>) = ($state, $decided_by);
         insert.push_values($rows, |mut row, s: &NewSession| {
@@ -466,6 +470,7 @@ macro_rules! insert_sessions {
                 .push_bind(s.service.as_str())
                 .push_bind(s.interface.as_ref().map(|i| i.to_string()))
                 .push_bind(s.chat_id)
+                .push_bind(s.language.clone())
                 .push_bind(state.as_str())
                 .push_bind($crate::storage::sql::ms(s.created_at))
                 .push_bind($crate::storage::sql::ms(s.deadline))
@@ -836,27 +841,47 @@ macro_rules! impl_store {
                 $crate::storage::sql::connect_facts(rows)
             }
 
-            async fn open_session_at(
+            async fn close_open_session(
                 &self,
                 router: &RouterName,
                 account: &AccountName,
                 remote_address: std::net::IpAddr,
-            ) -> Result<Option<Session>, StoreError> {
+                at: DateTime<Utc>,
+                actor: &str,
+            ) -> Result<Option<$crate::storage::Closed>, StoreError> {
                 let sql = concat!(
-                    "SELECT ",
-                    session_columns!(),
-                    " FROM sessions \
+                    "UPDATE sessions SET state = 'closed', \
+                     decided_at = COALESCE(decided_at, $4), \
+                     decided_by = COALESCE(decided_by, $5), closed_at = $4 \
+                     WHERE id = (SELECT id FROM sessions \
                      WHERE router = $1 AND remote_address = $2 AND account = $3 \
                      AND state IN ('pending', 'confirmed') \
-                     ORDER BY created_at DESC LIMIT 1"
+                     ORDER BY created_at DESC LIMIT 1) \
+                     AND state IN ('pending', 'confirmed') \
+                     RETURNING ",
+                    session_columns!()
                 );
                 let row: Option<SessionRow> = sqlx::query_as(sql)
                     .bind(router.as_str())
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
-                    .fetch_optional(&self.reads)
+                    .bind(ms(at))
+                    .bind(actor)
+                    .fetch_optional(&self.pool)
                     .await?;
-                row.map(Session::try_from).transpose()
+                let Some(session) = row.map(Session::try_from).transpose()? else {
+                    return Ok(None);
+                };
+                // This close decided the session (its time and actor) only
+                // when nothing had before: it was still pending.
+                let decided_here = session.decided_at.map(ms) == Some(ms(at))
+                    && session.decided_by.as_deref() == Some(actor);
+                let was = if decided_here {
+                    SessionState::Pending
+                } else {
+                    SessionState::Confirmed
+                };
+                Ok(Some($crate::storage::Closed { session, was }))
             }
 
             async fn transition(

@@ -184,6 +184,7 @@ pub(crate) mod tests {
             service: "l2tp".parse().unwrap(),
             interface: None,
             chat_id: Some(42),
+            language: Some("en".to_owned()),
             state: SessionState::Pending,
             created_at: at,
             deadline: at + chrono::Duration::seconds(60),
