@@ -68,6 +68,18 @@ impl Deadlines {
 /// Sessions taken from the channel at once.
 const TAKE: usize = 256;
 
+/// Deadlines are kept on a grid of this step: the sessions whose deadlines
+/// fall in one step are expired together at its end, so a steady stream of
+/// deadlines costs one write (and one timer wake-up) per step rather than
+/// one per session. No session expires early, and none more than a step
+/// late for the grid's sake.
+const EXPIRY_STEP_MS: i64 = 10;
+
+/// When the session with `deadline` (ms) is expired: the end of its step.
+fn expires_at(deadline: i64) -> i64 {
+    deadline + (EXPIRY_STEP_MS - deadline.rem_euclid(EXPIRY_STEP_MS)) % EXPIRY_STEP_MS
+}
+
 async fn keep_deadlines(
     gate: Arc<Gate>,
     mut jobs: mpsc::UnboundedReceiver<(i64, SessionId)>,
@@ -77,9 +89,10 @@ async fn keep_deadlines(
     let mut taken = Vec::with_capacity(TAKE);
     tokio::pin!(stopped);
     loop {
-        // Until the earliest deadline held, if any.
+        // Until the end of the earliest deadline's step, if any.
         let wait = waiting.peek().map(|Reverse((deadline, _))| {
-            Duration::from_millis((deadline - Utc::now().timestamp_millis()).max(0) as u64)
+            let left = expires_at(*deadline) - Utc::now().timestamp_millis();
+            Duration::from_millis(left.max(0) as u64)
         });
         tokio::select! {
             _ = &mut stopped => return,
@@ -141,6 +154,32 @@ pub async fn sweep(gate: &Arc<Gate>) -> anyhow::Result<usize> {
         }
         if !full {
             return Ok(expired);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_in_one_step_expire_together_and_none_early() {
+        let step = EXPIRY_STEP_MS;
+        let start = 1_795_000_000_000 - 1_795_000_000_000 % step;
+        // On the grid: not delayed.
+        assert_eq!(expires_at(start), start);
+        // Within one step: together, at its end.
+        for deadline in start + 1..start + step {
+            assert_eq!(expires_at(deadline), start + step, "deadline {deadline}");
+        }
+        assert_eq!(expires_at(start + step + 1), start + 2 * step);
+        // Never before the deadline, never a step or more after it.
+        for deadline in start - 3 * step..start + 3 * step {
+            let at = expires_at(deadline);
+            assert!(
+                at >= deadline && at - deadline < step,
+                "deadline {deadline} at {at}"
+            );
         }
     }
 }
