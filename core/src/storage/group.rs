@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,6 +30,12 @@ pub const MAX_ROWS: usize = 256;
 /// a hundred per connection, 2–4 kB each, most never run again). The small
 /// sizes light load writes over and over stay prepared.
 pub const PREPARED_ROWS: usize = 8;
+
+/// How long a prompt's message id waits for others to share its write. The
+/// prompt is out already; a decision that comes first finds no message id
+/// and is shown by the id's write instead (it sees the session decided and
+/// edits the prompt), so the owner sees the same prompt and edit either way.
+pub const MESSAGE_ID_LINGER: Duration = Duration::from_millis(10);
 
 /// Whether a write of `rows` rows keeps its prepared statement.
 pub fn keep_prepared(rows: usize) -> bool {
@@ -81,12 +88,32 @@ where
         W: Fn(Arc<Vec<T>>) -> F + Send + Sync + 'static,
         F: Future<Output = Result<Vec<O>, E>> + Send,
     {
+        Self::start_lingering(Duration::ZERO, write)
+    }
+
+    /// As [`Group::start`], but a write waits `linger` after its first row
+    /// for more to join it. For rows nobody is kept waiting on (what
+    /// follows a message already sent): a steady trickle of them then
+    /// costs a write per `linger`, not one per row.
+    pub fn start_lingering<W, F>(linger: Duration, write: W) -> Group<T, O, E>
+    where
+        W: Fn(Arc<Vec<T>>) -> F + Send + Sync + 'static,
+        F: Future<Output = Result<Vec<O>, E>> + Send,
+    {
         let (queue, mut inbox) = mpsc::unbounded_channel::<(T, Reply<O, E>)>();
         let tally = Arc::new(Tally::default());
         let counts = tally.clone();
         tokio::spawn(async move {
             let mut waiting = Vec::with_capacity(MAX_ROWS);
             while inbox.recv_many(&mut waiting, MAX_ROWS).await > 0 {
+                if !linger.is_zero() && waiting.len() < MAX_ROWS {
+                    tokio::time::sleep(linger).await;
+                    while waiting.len() < MAX_ROWS
+                        && let Ok(row) = inbox.try_recv()
+                    {
+                        waiting.push(row);
+                    }
+                }
                 let (rows, replies): (Vec<T>, Vec<Reply<O, E>>) = waiting.drain(..).unzip();
                 let rows = Arc::new(rows);
                 let together = match rows.len() {
@@ -202,5 +229,31 @@ mod tests {
         let mut stored: Vec<u32> = writes.iter().flatten().copied().collect();
         stored.sort_unstable();
         assert_eq!(stored, [10, 11, 12, 14, 15, 16, 17, 18, 19]);
+    }
+
+    /// Rows a few milliseconds apart, each appended once the one before is
+    /// on its way: without a linger each would be written alone.
+    #[tokio::test]
+    async fn a_lingering_group_writes_a_trickle_of_rows_together() {
+        let writes: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
+        let group: Arc<Group<u32>> =
+            Arc::new(Group::start_lingering(Duration::from_millis(300), {
+                let writes = writes.clone();
+                move |rows: Arc<Vec<u32>>| {
+                    let writes = writes.clone();
+                    async move {
+                        writes.lock().unwrap().push(rows.to_vec());
+                        Ok(vec![(); rows.len()])
+                    }
+                }
+            }));
+        let mut calls = tokio::task::JoinSet::new();
+        for i in 0..5 {
+            let group = group.clone();
+            calls.spawn(async move { group.append(i).await.is_ok() });
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert!(calls.join_all().await.into_iter().all(|ok| ok));
+        assert_eq!(*writes.lock().unwrap(), [vec![0, 1, 2, 3, 4]]);
     }
 }

@@ -516,13 +516,16 @@ macro_rules! pending_group {
 pub(super) use pending_group;
 
 /// A [`Group`](super::group::Group) that records prompts' message ids: one
-/// `UPDATE … FROM (VALUES …)` for the ids that arrive together. Each caller
-/// learns its session's state as the update found it, or `None` when the
-/// session was not there to update.
+/// `UPDATE … FROM (VALUES …)` for the ids that arrive within
+/// [`MESSAGE_ID_LINGER`](super::group::MESSAGE_ID_LINGER) of each other.
+/// Each caller learns its session's state as the update found it, or `None`
+/// when the session was not there to update.
 macro_rules! message_id_group {
     ($db:ty, $pool:expr) => {{
         let pool = $pool.clone();
-        $crate::storage::group::Group::start(move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
+        $crate::storage::group::Group::start_lingering(
+            $crate::storage::group::MESSAGE_ID_LINGER,
+            move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
             let pool = pool.clone();
             async move {
                 let mut update = sqlx::QueryBuilder::<$db>::new(
@@ -555,7 +558,8 @@ macro_rules! message_id_group {
                     .map(|(id, _)| updated.remove(&id.to_string()))
                     .collect())
             }
-        })
+        },
+        )
     }};
 }
 pub(super) use message_id_group;
