@@ -526,39 +526,41 @@ macro_rules! message_id_group {
         $crate::storage::group::Group::start_lingering(
             $crate::storage::group::MESSAGE_ID_LINGER,
             move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
-            let pool = pool.clone();
-            async move {
-                let mut update = sqlx::QueryBuilder::<$db>::new(
-                    "UPDATE sessions SET message_id = v.column2 FROM (",
-                );
-                update.push_values(rows.iter(), |mut row, (id, message_id)| {
-                    row.push_bind(id.to_string()).push_bind(*message_id);
-                });
-                update.push(
-                    ") AS v WHERE sessions.id = v.column1 RETURNING sessions.id, sessions.state",
-                );
-                let updated: Vec<(String, String)> = update
-                    .build_query_as()
-                    .persistent($crate::storage::group::keep_prepared(rows.len()))
-                    .fetch_all(&pool)
-                    .await?;
-                let mut updated = updated
-                    .into_iter()
-                    .map(|(id, state)| match state.parse() {
-                        Ok(state) => Ok((id, state)),
-                        Err(_) => Err(StoreError::Corrupt(
-                            format!("sessions/{id}"),
-                            format!("state {state:?}"),
-                        )),
-                    })
-                    .collect::<Result<std::collections::HashMap<String, SessionState>, StoreError>>(
-                    )?;
-                Ok(rows
-                    .iter()
-                    .map(|(id, _)| updated.remove(&id.to_string()))
-                    .collect())
-            }
-        },
+                let pool = pool.clone();
+                async move {
+                    let mut update = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE sessions SET message_id = v.column2 FROM (",
+                    );
+                    update.push_values(rows.iter(), |mut row, (id, message_id)| {
+                        row.push_bind(id.to_string()).push_bind(*message_id);
+                    });
+                    update.push(
+                        ") AS v WHERE sessions.id = v.column1 RETURNING sessions.id, sessions.state",
+                    );
+                    let updated: Vec<(String, String)> = update
+                        .build_query_as()
+                        .persistent($crate::storage::group::keep_prepared(rows.len()))
+                        .fetch_all(&pool)
+                        .await?;
+                    let mut updated = updated
+                        .into_iter()
+                        .map(|(id, state)| match state.parse() {
+                            Ok(state) => Ok((id, state)),
+                            Err(_) => Err(StoreError::Corrupt(
+                                format!("sessions/{id}"),
+                                format!("state {state:?}"),
+                            )),
+                        })
+                        .collect::<Result<
+                            std::collections::HashMap<String, SessionState>,
+                            StoreError,
+                        >>()?;
+                    Ok(rows
+                        .iter()
+                        .map(|(id, _)| updated.remove(&id.to_string()))
+                        .collect())
+                }
+            },
         )
     }};
 }
