@@ -13,7 +13,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::Context;
-use apalis::prelude::{PollSnapshot, PollStrategy, TaskBuilder, TaskSink};
+use apalis::prelude::{PollSnapshot, PollStrategy};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use chrono::{DateTime, Utc};
@@ -131,43 +131,16 @@ impl JobQueue {
     }
 
     /// Queues the expiry of each session at its deadline: on SQLite one
-    /// statement per thousand jobs, on PostgreSQL one transaction. Pushing
+    /// statement per thousand jobs, on PostgreSQL one statement. Pushing
     /// the same session twice queues one job.
     pub async fn push_many(&self, expiries: &[(SessionId, DateTime<Utc>)]) -> anyhow::Result<()> {
         match self {
             // Through the job file's one writing connection.
             JobQueue::Sqlite(s) => push_sqlite(s.pool(), expiries).await,
-            // apalis-postgres writes all the jobs in one statement itself.
-            JobQueue::Postgres(s) => s
-                .clone()
-                .push_all(tasks(expiries))
-                .await
-                .map_err(Into::into),
+            JobQueue::Postgres(s) => push_postgres(s.pool(), expiries).await,
         }
         .context("queue expiry")
     }
-}
-
-/// The expiry jobs as apalis tasks: due `LEAD` before the deadline, one per
-/// session.
-fn tasks(
-    expiries: &[(SessionId, DateTime<Utc>)],
-) -> futures::stream::Iter<std::vec::IntoIter<apalis::prelude::Task<ExpiryJob>>> {
-    let tasks: Vec<_> = expiries
-        .iter()
-        .map(|&(session, deadline)| {
-            let job = ExpiryJob {
-                session,
-                deadline_ms: deadline.timestamp_millis(),
-            };
-            TaskBuilder::new(job)
-                .run_at_timestamp(u64::try_from(due(deadline)).unwrap_or_default())
-                .idempotency_key(session.to_string())
-                .max_attempts(MAX_ATTEMPTS)
-                .build()
-        })
-        .collect();
-    futures::stream::iter(tasks)
 }
 
 /// When the job for `deadline` is due, in the queue's whole seconds.
@@ -223,6 +196,48 @@ async fn push_sqlite(
             .execute(pool)
             .await?;
     }
+    Ok(())
+}
+
+/// Writes expiry jobs to apalis's PostgreSQL table as one statement,
+/// committed on its own. apalis's own sink runs the same insert inside a
+/// transaction (BEGIN, INSERT, COMMIT): three round trips to the server
+/// for every connect where one does. The rows are the ones that sink
+/// writes (apalis-postgres 1.0's `queries/task/sink.sql`), which
+/// `postgres_jobs_are_the_rows_apalis_writes` checks against apalis itself.
+async fn push_postgres(
+    pool: &sqlx::PgPool,
+    expiries: &[(SessionId, DateTime<Utc>)],
+) -> anyhow::Result<()> {
+    let mut ids = Vec::with_capacity(expiries.len());
+    let mut jobs = Vec::with_capacity(expiries.len());
+    let mut run_at = Vec::with_capacity(expiries.len());
+    let mut keys = Vec::with_capacity(expiries.len());
+    for &(session, deadline) in expiries {
+        ids.push(ulid::Ulid::generate().to_string());
+        jobs.push(serde_json::to_vec(&ExpiryJob {
+            session,
+            deadline_ms: deadline.timestamp_millis(),
+        })?);
+        run_at.push(due(deadline));
+        keys.push(session.to_string());
+    }
+    sqlx::query(
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, \
+         run_at, priority, metadata, idempotency_key) \
+         SELECT unnest($1::text[]), $2, unnest($3::bytea[]), 'Pending', 0, $4, \
+         to_timestamp(unnest($5::bigint[])), 0, ''::hstore, unnest($6::text[]) \
+         ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+    )
+    .bind(ids)
+    .bind(QUEUE)
+    .bind(jobs)
+    .bind(MAX_ATTEMPTS as i32)
+    .bind(run_at)
+    .bind(keys)
+    .persistent(true)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -335,7 +350,31 @@ pub async fn scheduler(store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn ExpiryS
 
 #[cfg(test)]
 mod tests {
+    use apalis::prelude::{TaskBuilder, TaskSink};
+
     use super::*;
+
+    /// The expiry jobs as apalis's own sink takes them (what tgate's inserts
+    /// are checked against): due `LEAD` before the deadline, one per session.
+    fn tasks(
+        expiries: &[(SessionId, DateTime<Utc>)],
+    ) -> futures::stream::Iter<std::vec::IntoIter<apalis::prelude::Task<ExpiryJob>>> {
+        let tasks: Vec<_> = expiries
+            .iter()
+            .map(|&(session, deadline)| {
+                let job = ExpiryJob {
+                    session,
+                    deadline_ms: deadline.timestamp_millis(),
+                };
+                TaskBuilder::new(job)
+                    .run_at_timestamp(u64::try_from(due(deadline)).unwrap_or_default())
+                    .idempotency_key(session.to_string())
+                    .max_attempts(MAX_ATTEMPTS)
+                    .build()
+            })
+            .collect();
+        futures::stream::iter(tasks)
+    }
 
     /// A worker with no job in flight is polled again only when something
     /// wakes it; its poll timer must, on every tick.
@@ -419,6 +458,79 @@ mod tests {
         assert_eq!(ours_rows, theirs_rows);
 
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM Jobs")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        for id in ids {
+            id.parse::<ulid::Ulid>()
+                .expect("a ULID, as apalis's ids are");
+        }
+    }
+
+    /// As [`sqlite_jobs_are_the_rows_apalis_writes`], for [`push_postgres`].
+    /// Runs where the suite runs on PostgreSQL (`TGATE_TEST_DATABASE_URL`).
+    #[tokio::test]
+    async fn postgres_jobs_are_the_rows_apalis_writes() {
+        let db = tgate_core::storage::testing::TestDb::new().await;
+        let queue = JobQueue::open(&db.store).await.unwrap();
+        let JobQueue::Postgres(storage) = &queue else {
+            return; // the suite runs on SQLite
+        };
+        let pool = storage.pool();
+        let deadline = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
+        let (ours, theirs) = (SessionId::new(), SessionId::new());
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        storage
+            .clone()
+            .push_all(tasks(&[(theirs, deadline)]))
+            .await
+            .unwrap();
+        // Pushed again: still one job per session.
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+
+        type Row = (
+            Vec<u8>,
+            String,
+            String,
+            i32,
+            i32,
+            i64,
+            Option<serde_json::Value>,
+            bool,
+            Option<String>,
+            bool,
+            Option<i32>,
+            String,
+        );
+        let row = |session: SessionId| {
+            sqlx::query_as::<_, Row>(
+                "SELECT job, job_type, status, attempts, max_attempts, \
+                 EXTRACT(EPOCH FROM run_at)::bigint, last_result, lock_at IS NULL, lock_by, \
+                 done_at IS NULL, priority, metadata::text FROM apalis.jobs \
+                 WHERE idempotency_key = $1",
+            )
+            .bind(session.to_string())
+            .fetch_all(pool)
+        };
+        let (mut ours_rows, theirs_rows) = (row(ours).await.unwrap(), row(theirs).await.unwrap());
+        assert_eq!((ours_rows.len(), theirs_rows.len()), (1, 1));
+        let job: ExpiryJob = serde_json::from_slice(&ours_rows[0].0).unwrap();
+        assert_eq!(
+            job,
+            ExpiryJob {
+                session: ours,
+                deadline_ms: 1_900_000_000_123
+            }
+        );
+        // The payloads differ only in the session.
+        ours_rows[0].0 = serde_json::to_vec(&ExpiryJob {
+            session: theirs,
+            ..job
+        })
+        .unwrap();
+        assert_eq!(ours_rows, theirs_rows);
+
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.jobs")
             .fetch_all(pool)
             .await
             .unwrap();
