@@ -314,7 +314,7 @@ pub async fn prune(store: &Arc<dyn Store>) -> anyhow::Result<u64> {
 }
 
 /// The gate's [`ExpiryScheduler`]: every pending session gets a job. The
-/// jobs of connects that arrive together are pushed in one transaction
+/// jobs of connects that arrive together are pushed in one statement
 /// (each connect still waits until its own job is stored).
 pub struct QueueScheduler {
     jobs: Group<(SessionId, DateTime<Utc>), (), anyhow::Error>,
