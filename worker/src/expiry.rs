@@ -70,9 +70,9 @@ const TAKE: usize = 256;
 
 /// Deadlines are kept on a grid of this step: the sessions whose deadlines
 /// fall in one step are expired together at its end, so a steady stream of
-/// deadlines costs one write (and one timer wake-up) per step rather than
-/// one per session. No session expires early, and none more than a step
-/// late for the grid's sake.
+/// deadlines costs a timer wake-up and a few grouped writes per step
+/// rather than one of each per session. No session expires early, and none
+/// more than a step late for the grid's sake.
 const EXPIRY_STEP_MS: i64 = 10;
 
 /// When the session with `deadline` (ms) is expired: the end of its step.

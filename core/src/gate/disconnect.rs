@@ -12,6 +12,11 @@ use crate::domain::{AccountName, RouterName, SessionState};
 use crate::storage::{AuditEntry, Closed, Session};
 use crate::telegram::messages::Outcome;
 
+/// Who closes a session on a down event (its `decided_by` when it was
+/// still pending). No decision uses it, as `Store::close_open_session`
+/// requires.
+pub const ROUTER_CLOSE: &str = "router";
+
 /// A validated down event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disconnect {
@@ -45,7 +50,7 @@ impl Gate {
                 &ev.account,
                 ev.remote_address,
                 Utc::now(),
-                "router",
+                ROUTER_CLOSE,
             )
             .await?
         {

@@ -8,7 +8,8 @@
 //! that turns a statement per row into a statement per burst, which is what
 //! the single SQLite writer needs to keep up. A row that arrives alone is
 //! written alone, as one statement, so light load pays only the hand-off to
-//! the group's task.
+//! the group's task; a lingering group (for rows nobody waits on) holds it
+//! a little while for company instead.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,12 +31,6 @@ pub const MAX_ROWS: usize = 256;
 /// a hundred per connection, 2–4 kB each, most never run again). The small
 /// sizes light load writes over and over stay prepared.
 pub const PREPARED_ROWS: usize = 8;
-
-/// How long a prompt's message id waits for others to share its write. The
-/// prompt is out already; a decision that comes first finds no message id
-/// and is shown by the id's write instead (it sees the session decided and
-/// edits the prompt), so the owner sees the same prompt and edit either way.
-pub const MESSAGE_ID_LINGER: Duration = Duration::from_millis(10);
 
 /// Whether a write of `rows` rows keeps its prepared statement.
 pub fn keep_prepared(rows: usize) -> bool {
@@ -91,10 +86,11 @@ where
         Self::start_lingering(Duration::ZERO, write)
     }
 
-    /// As [`Group::start`], but a write waits `linger` after its first row
-    /// for more to join it. For rows nobody is kept waiting on (what
-    /// follows a message already sent): a steady trickle of them then
-    /// costs a write per `linger`, not one per row.
+    /// As [`Group::start`], but each write waits `linger` once it has a row
+    /// (after the write before it, if rows came during that one) for more
+    /// to join it. For rows nobody is kept waiting on (what follows a
+    /// message already sent): a steady trickle of them then costs about a
+    /// write per `linger`, not one per row.
     pub fn start_lingering<W, F>(linger: Duration, write: W) -> Group<T, O, E>
     where
         W: Fn(Arc<Vec<T>>) -> F + Send + Sync + 'static,
@@ -233,7 +229,7 @@ mod tests {
 
     /// Rows a few milliseconds apart, each appended once the one before is
     /// on its way: without a linger each would be written alone.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_lingering_group_writes_a_trickle_of_rows_together() {
         let writes: Arc<Mutex<Vec<Vec<u32>>>> = Arc::default();
         let group: Arc<Group<u32>> =

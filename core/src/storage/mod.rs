@@ -457,8 +457,8 @@ pub trait Store: Send + Sync + 'static {
         account: &AccountName,
     ) -> Result<Option<Session>, StoreError>;
     /// What decides a connect, read together in one statement: the
-    /// account's open session at the tunnel address (as
-    /// [`Store::open_session_at`]), the bans in force at `at` covering
+    /// account's newest open session at the tunnel address (the one
+    /// [`Store::close_open_session`] would close), the bans in force at `at` covering
     /// `caller` (as [`Store::bans_covering`]; none when the caller is not an
     /// address), and the account.
     async fn connect_facts(

@@ -515,16 +515,22 @@ macro_rules! pending_group {
 }
 pub(super) use pending_group;
 
+/// How long a prompt's message id waits for others to share its write. The
+/// prompt is out already; a decision that comes first finds no message id
+/// and is shown by the id's write instead (it sees the session decided and
+/// edits the prompt), so the owner sees the same prompt and edit either way.
+pub(super) const MESSAGE_ID_LINGER: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A [`Group`](super::group::Group) that records prompts' message ids: one
 /// `UPDATE … FROM (VALUES …)` for the ids that arrive within
-/// [`MESSAGE_ID_LINGER`](super::group::MESSAGE_ID_LINGER) of each other.
+/// [`MESSAGE_ID_LINGER`] of each other.
 /// Each caller learns its session's state as the update found it, or `None`
 /// when the session was not there to update.
 macro_rules! message_id_group {
     ($db:ty, $pool:expr) => {{
         let pool = $pool.clone();
         $crate::storage::group::Group::start_lingering(
-            $crate::storage::group::MESSAGE_ID_LINGER,
+            $crate::storage::sql::MESSAGE_ID_LINGER,
             move |rows: std::sync::Arc<Vec<(SessionId, i64)>>| {
                 let pool = pool.clone();
                 async move {
@@ -535,7 +541,8 @@ macro_rules! message_id_group {
                         row.push_bind(id.to_string()).push_bind(*message_id);
                     });
                     update.push(
-                        ") AS v WHERE sessions.id = v.column1 RETURNING sessions.id, sessions.state",
+                        ") AS v WHERE sessions.id = v.column1 \
+                         RETURNING sessions.id, sessions.state",
                     );
                     let updated: Vec<(String, String)> = update
                         .build_query_as()
@@ -543,18 +550,18 @@ macro_rules! message_id_group {
                         .fetch_all(&pool)
                         .await?;
                     let mut updated = updated
-                        .into_iter()
-                        .map(|(id, state)| match state.parse() {
-                            Ok(state) => Ok((id, state)),
-                            Err(_) => Err(StoreError::Corrupt(
-                                format!("sessions/{id}"),
-                                format!("state {state:?}"),
-                            )),
-                        })
-                        .collect::<Result<
-                            std::collections::HashMap<String, SessionState>,
-                            StoreError,
-                        >>()?;
+                            .into_iter()
+                            .map(|(id, state)| match state.parse() {
+                                Ok(state) => Ok((id, state)),
+                                Err(_) => Err(StoreError::Corrupt(
+                                    format!("sessions/{id}"),
+                                    format!("state {state:?}"),
+                                )),
+                            })
+                            .collect::<Result<
+                                std::collections::HashMap<String, SessionState>,
+                                StoreError,
+                            >>()?;
                     Ok(rows
                         .iter()
                         .map(|(id, _)| updated.remove(&id.to_string()))
