@@ -549,19 +549,16 @@ macro_rules! message_id_group {
                         .persistent($crate::storage::group::keep_prepared(rows.len()))
                         .fetch_all(&pool)
                         .await?;
-                    let mut updated = updated
-                            .into_iter()
-                            .map(|(id, state)| match state.parse() {
-                                Ok(state) => Ok((id, state)),
-                                Err(_) => Err(StoreError::Corrupt(
-                                    format!("sessions/{id}"),
-                                    format!("state {state:?}"),
-                                )),
-                            })
-                            .collect::<Result<
-                                std::collections::HashMap<String, SessionState>,
-                                StoreError,
-                            >>()?;
+                    let mut updated: std::collections::HashMap<String, SessionState> = updated
+                        .into_iter()
+                        .map(|(id, state)| match state.parse() {
+                            Ok(state) => Ok((id, state)),
+                            Err(_) => Err(StoreError::Corrupt(
+                                format!("sessions/{id}"),
+                                format!("state {state:?}"),
+                            )),
+                        })
+                        .collect::<Result<_, StoreError>>()?;
                     Ok(rows
                         .iter()
                         .map(|(id, _)| updated.remove(&id.to_string()))
