@@ -46,13 +46,7 @@ async fn its_me_moves_the_address_to_permit_and_edits_the_prompt() {
     sys.eventually("address permitted", || sys.list(PERMIT) == ["10.10.0.5"])
         .await;
     assert!(sys.list(SANDBOX).is_empty(), "{:?}", sys.list(SANDBOX));
-    let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .expect("prompt edited");
+    let edited = sys.edit_of(&prompt, "prompt edited").await;
     assert!(edited.buttons.is_empty(), "buttons left live");
     assert!(edited.text.contains("✅ Allowed."), "{}", edited.text);
     assert_eq!(
@@ -227,12 +221,8 @@ async fn a_press_after_the_client_left_says_the_session_ended() {
 
     sys.router.disconnect_ppp("alice").await.unwrap();
     let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .expect("the prompt says the client left");
+        .edit_of(&prompt, "the prompt says the client left")
+        .await;
     assert!(edited.buttons.is_empty());
     assert!(
         edited.text.contains("disconnected before an answer"),
@@ -285,12 +275,8 @@ async fn a_prompt_is_edited_in_the_language_it_was_written_in() {
 
     sys.router.disconnect_ppp("alice").await.unwrap();
     let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .expect("the prompt says the client left");
+        .edit_of(&prompt, "the prompt says the client left")
+        .await;
     assert!(
         edited.text.contains("это вы?") && edited.text.contains("Клиент отключился до ответа"),
         "{}",
@@ -391,13 +377,7 @@ async fn silence_past_the_deadline_disconnects_and_says_so() {
     let prompt = sys.prompt(alice.id).await;
 
     // Nobody answers; nothing else happens but waiting.
-    let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .expect("the prompt says it timed out");
+    let edited = sys.edit_of(&prompt, "the prompt says it timed out").await;
     assert!(
         edited.text.contains("⌛ Not confirmed in time"),
         "{}",

@@ -32,13 +32,7 @@ async fn its_me_with_the_router_unreachable_fails_and_keeps_the_client_sandboxed
         SessionState::Failed
     );
 
-    let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .unwrap();
+    let edited = sys.edit_of(&prompt, "prompt edited").await;
     assert!(
         edited.text.contains("could not be reached"),
         "{}",

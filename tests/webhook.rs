@@ -60,13 +60,7 @@ async fn its_me_delivered_to_the_webhook_permits_the_address() {
     sys.eventually("address permitted", || sys.list(PERMIT) == ["10.10.0.5"])
         .await;
     assert!(sys.list(SANDBOX).is_empty(), "{:?}", sys.list(SANDBOX));
-    let edited = sys
-        .tg
-        .wait_for(alice.id, PATIENCE, |m| {
-            m.message_id == prompt.message_id && m.edited
-        })
-        .await
-        .expect("prompt edited");
+    let edited = sys.edit_of(&prompt, "prompt edited").await;
     assert!(edited.buttons.is_empty(), "buttons left live");
     assert_eq!(
         sys.session(&body["session"]).await.state,

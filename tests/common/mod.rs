@@ -126,6 +126,17 @@ impl System {
             .expect("a prompt with buttons")
     }
 
+    /// `prompt` as edited, once it is; fails the test saying what the edit
+    /// was waited for (`what`) after `PATIENCE`.
+    pub async fn edit_of(&self, prompt: &SimMessage, what: &str) -> SimMessage {
+        self.tg
+            .wait_for(prompt.chat_id, PATIENCE, |m| {
+                m.message_id == prompt.message_id && m.edited
+            })
+            .await
+            .unwrap_or_else(|| panic!("{what}"))
+    }
+
     /// Waits until `check` holds, or fails the test after `PATIENCE`.
     pub async fn eventually<F: Fn() -> bool>(&self, what: &str, check: F) {
         let until = tokio::time::Instant::now() + PATIENCE;

@@ -354,6 +354,9 @@ mod tests {
 
     use super::*;
 
+    /// The deadline of the jobs the row tests push.
+    const DEADLINE_MS: i64 = 1_900_000_000_123;
+
     /// The expiry jobs as apalis's own sink takes them (what tgate's inserts
     /// are checked against): due `LEAD` before the deadline, one per session.
     fn tasks(
@@ -405,7 +408,7 @@ mod tests {
             panic!("a SQLite queue");
         };
         let pool = storage.pool();
-        let deadline = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
+        let deadline = DateTime::from_timestamp_millis(DEADLINE_MS).unwrap();
         let (ours, theirs) = (SessionId::new(), SessionId::new());
         queue.push_many(&[(ours, deadline)]).await.unwrap();
         storage
@@ -439,32 +442,13 @@ mod tests {
             .bind(session.to_string())
             .fetch_all(pool)
         };
-        let (mut ours_rows, theirs_rows) = (row(ours).await.unwrap(), row(theirs).await.unwrap());
-        assert_eq!((ours_rows.len(), theirs_rows.len()), (1, 1));
-        let job: ExpiryJob = serde_json::from_slice(&ours_rows[0].0).unwrap();
-        assert_eq!(
-            job,
-            ExpiryJob {
-                session: ours,
-                deadline_ms: 1_900_000_000_123
-            }
+        let ids = sqlx::query_scalar("SELECT id FROM Jobs").fetch_all(pool);
+        assert_rows_alike(
+            (ours, row(ours).await.unwrap()),
+            (theirs, row(theirs).await.unwrap()),
+            |row| &mut row.0,
+            ids.await.unwrap(),
         );
-        // The payloads differ only in the session.
-        ours_rows[0].0 = serde_json::to_vec(&ExpiryJob {
-            session: theirs,
-            ..job
-        })
-        .unwrap();
-        assert_eq!(ours_rows, theirs_rows);
-
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM Jobs")
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        for id in ids {
-            id.parse::<ulid::Ulid>()
-                .expect("a ULID, as apalis's ids are");
-        }
     }
 
     /// As [`sqlite_jobs_are_the_rows_apalis_writes`], for [`push_postgres`].
@@ -477,7 +461,7 @@ mod tests {
             return; // the suite runs on SQLite
         };
         let pool = storage.pool();
-        let deadline = DateTime::from_timestamp_millis(1_900_000_000_123).unwrap();
+        let deadline = DateTime::from_timestamp_millis(DEADLINE_MS).unwrap();
         let (ours, theirs) = (SessionId::new(), SessionId::new());
         queue.push_many(&[(ours, deadline)]).await.unwrap();
         storage
@@ -512,28 +496,41 @@ mod tests {
             .bind(session.to_string())
             .fetch_all(pool)
         };
-        let (mut ours_rows, theirs_rows) = (row(ours).await.unwrap(), row(theirs).await.unwrap());
+        let ids = sqlx::query_scalar("SELECT id FROM apalis.jobs").fetch_all(pool);
+        assert_rows_alike(
+            (ours, row(ours).await.unwrap()),
+            (theirs, row(theirs).await.unwrap()),
+            |row| &mut row.0,
+            ids.await.unwrap(),
+        );
+    }
+
+    /// The job rows tgate wrote for `ours` and apalis's sink for `theirs`,
+    /// one each: alike but for the session in the payload (`payload` finds
+    /// it in a row), which is `ours` due at [`DEADLINE_MS`]. And every job
+    /// id in the queue (`ids`) is a ULID, as apalis's are.
+    fn assert_rows_alike<R: PartialEq + std::fmt::Debug>(
+        (ours, mut ours_rows): (SessionId, Vec<R>),
+        (theirs, theirs_rows): (SessionId, Vec<R>),
+        payload: impl Fn(&mut R) -> &mut Vec<u8>,
+        ids: Vec<String>,
+    ) {
         assert_eq!((ours_rows.len(), theirs_rows.len()), (1, 1));
-        let job: ExpiryJob = serde_json::from_slice(&ours_rows[0].0).unwrap();
+        let ours_payload = payload(&mut ours_rows[0]);
+        let job: ExpiryJob = serde_json::from_slice(ours_payload).unwrap();
         assert_eq!(
             job,
             ExpiryJob {
                 session: ours,
-                deadline_ms: 1_900_000_000_123
+                deadline_ms: DEADLINE_MS
             }
         );
-        // The payloads differ only in the session.
-        ours_rows[0].0 = serde_json::to_vec(&ExpiryJob {
+        *ours_payload = serde_json::to_vec(&ExpiryJob {
             session: theirs,
             ..job
         })
         .unwrap();
         assert_eq!(ours_rows, theirs_rows);
-
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM apalis.jobs")
-            .fetch_all(pool)
-            .await
-            .unwrap();
         for id in ids {
             id.parse::<ulid::Ulid>()
                 .expect("a ULID, as apalis's ids are");
