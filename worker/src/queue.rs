@@ -408,16 +408,7 @@ mod tests {
             panic!("a SQLite queue");
         };
         let pool = storage.pool();
-        let deadline = DateTime::from_timestamp_millis(DEADLINE_MS).unwrap();
-        let (ours, theirs) = (SessionId::new(), SessionId::new());
-        queue.push_many(&[(ours, deadline)]).await.unwrap();
-        storage
-            .clone()
-            .push_all(tasks(&[(theirs, deadline)]))
-            .await
-            .unwrap();
-        // Pushed again: still one job per session.
-        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        let (ours, theirs) = push_ours_and_theirs(&queue, storage.clone()).await;
 
         type Row = (
             Vec<u8>,
@@ -461,16 +452,7 @@ mod tests {
             return; // the suite runs on SQLite
         };
         let pool = storage.pool();
-        let deadline = DateTime::from_timestamp_millis(DEADLINE_MS).unwrap();
-        let (ours, theirs) = (SessionId::new(), SessionId::new());
-        queue.push_many(&[(ours, deadline)]).await.unwrap();
-        storage
-            .clone()
-            .push_all(tasks(&[(theirs, deadline)]))
-            .await
-            .unwrap();
-        // Pushed again: still one job per session.
-        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        let (ours, theirs) = push_ours_and_theirs(&queue, storage.clone()).await;
 
         type Row = (
             Vec<u8>,
@@ -503,6 +485,21 @@ mod tests {
             |row| &mut row.0,
             ids.await.unwrap(),
         );
+    }
+
+    /// Queues an expiry due at [`DEADLINE_MS`] for a session of ours
+    /// through `queue` (twice: the second push must add nothing) and for
+    /// another session through apalis's own `sink`; returns the two.
+    async fn push_ours_and_theirs<S, Kind>(queue: &JobQueue, mut sink: S) -> (SessionId, SessionId)
+    where
+        S: TaskSink<ExpiryJob, Kind>,
+    {
+        let deadline = DateTime::from_timestamp_millis(DEADLINE_MS).unwrap();
+        let (ours, theirs) = (SessionId::new(), SessionId::new());
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        sink.push_all(tasks(&[(theirs, deadline)])).await.unwrap();
+        queue.push_many(&[(ours, deadline)]).await.unwrap();
+        (ours, theirs)
     }
 
     /// The job rows tgate wrote for `ours` and apalis's sink for `theirs`,

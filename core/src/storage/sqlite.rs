@@ -35,7 +35,7 @@ pub struct SqliteStore {
     /// Connections that only read: in WAL mode they never wait for the
     /// writer, nor it for them.
     reads: SqlitePool,
-    /// The job queue's database, a file of its own ([`jobs_file`]) with its
+    /// The job queue's database, a file of its own ([`beside`]) with its
     /// own writing connection.
     jobs: SqlitePool,
     audits: Group<AuditEntry>,
@@ -104,8 +104,11 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        // The checkpointer never waits for a lock: a checkpoint that would
+        // wait gives up and the next one tries.
         let checkpointer =
-            sqlx::SqliteConnection::connect_with(&checkpointer_options(&options)).await?;
+            sqlx::SqliteConnection::connect_with(&options.clone().busy_timeout(Duration::ZERO))
+                .await?;
         // The job queue writes on every connect (the expiry job) and every
         // tenth of a second (the worker's fetch, lock and acknowledgement).
         // In the same file those writes took turns with the session inserts
@@ -116,10 +119,17 @@ impl SqliteStore {
         let jobs = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
-            .connect_with(options.clone().filename(jobs_file(options.get_filename())))
+            .connect_with(
+                options
+                    .clone()
+                    .filename(beside(options.get_filename(), "-jobs")),
+            )
             .await?;
         Ok(SqliteStore {
-            checkpoints: tokio::spawn(checkpoints(checkpointer, wal_file(options.get_filename()))),
+            checkpoints: tokio::spawn(checkpoints(
+                checkpointer,
+                beside(options.get_filename(), "-wal"),
+            )),
             audits: audit_group!(sqlx::Sqlite, pool),
             pending_inserts: pending_group!(sqlx::Sqlite, pool),
             message_ids: message_id_group!(sqlx::Sqlite, pool),
@@ -136,19 +146,13 @@ impl SqliteStore {
     }
 }
 
-/// The database's write-ahead log: its name with `-wal` appended.
-fn wal_file(database: &std::path::Path) -> std::path::PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-wal");
-    name.into()
-}
-
-/// The job queue's file: the database's name with `-jobs` appended
-/// (`tgate.db-jobs` beside `tgate.db`). An in-memory database's queue is
+/// The file beside `database` whose name is the database's with `suffix`
+/// appended: the write-ahead log (`-wal`) and the job queue (`-jobs`,
+/// `tgate.db-jobs` beside `tgate.db`). An in-memory database's queue is
 /// in memory too, under the same rule.
-fn jobs_file(database: &std::path::Path) -> std::path::PathBuf {
+fn beside(database: &std::path::Path, suffix: &str) -> std::path::PathBuf {
     let mut name = database.as_os_str().to_owned();
-    name.push("-jobs");
+    name.push(suffix);
     name.into()
 }
 
@@ -170,9 +174,9 @@ const WAL_KEPT: u64 = 64 * 1024 * 1024;
 /// locks held, and the writes and reads that arrive meanwhile wait. SQLite's
 /// `journal_size_limit` makes the writer do it inside its commits while
 /// writes come, and the sustained climb lost its 1200/s step with it in
-/// five runs of six; after a quiet second it happens once per burst. This
-/// connection never waits for a lock ([`checkpointer_options`]), so a
-/// reader still busy only puts the cut off to the next quiet interval.
+/// five runs of six; after a quiet second it happens once per burst. The
+/// checkpointer's connection never waits for a lock, so a reader still
+/// busy only puts the cut off to the next quiet interval.
 async fn checkpoints(mut connection: sqlx::SqliteConnection, wal: std::path::PathBuf) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -202,12 +206,6 @@ async fn checkpoints(mut connection: sqlx::SqliteConnection, wal: std::path::Pat
         }
         last = frames.map(|(log, _)| log);
     }
-}
-
-/// The checkpointer's connection: as the others, but it never waits for a
-/// lock. A checkpoint that would wait gives up and the next one tries.
-fn checkpointer_options(options: &SqliteConnectOptions) -> SqliteConnectOptions {
-    options.clone().busy_timeout(Duration::ZERO)
 }
 
 impl super::sql::Backend for SqliteStore {
@@ -252,6 +250,13 @@ mod tests {
             .ok()
     }
 
+    /// A store on the database file at `path`.
+    async fn open_file(path: &std::path::Path) -> SqliteStore {
+        SqliteStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap()
+    }
+
     /// The tables in a database file, read straight from the file.
     async fn tables_in(path: &std::path::Path) -> Vec<String> {
         let mut conn = SqliteConnectOptions::new()
@@ -283,9 +288,7 @@ mod tests {
             .unwrap();
         drop(old);
 
-        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+        let store = open_file(&path).await;
         let BackendPool::Sqlite(jobs) = store.jobs_pool() else {
             panic!("a SQLite store's queue is on SQLite");
         };
@@ -361,9 +364,7 @@ mod tests {
     async fn a_quiet_moment_cuts_the_write_ahead_log_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tgate.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+        let store = open_file(&path).await;
         let wal = dir.path().join("tgate.db-wal");
         let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         sqlx::query("CREATE TABLE burst (b TEXT)")
@@ -416,9 +417,7 @@ mod tests {
     async fn writes_reach_the_database_file_by_the_next_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tgate.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+        let store = open_file(&path).await;
         let router: RouterName = "office".parse().unwrap();
         store
             .sync_routers(std::slice::from_ref(&router))
