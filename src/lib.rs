@@ -252,6 +252,8 @@ pub async fn serve(
         notifier.clone(),
         Some(scheduler),
     );
+    // The watcher answers through the notifier's client.
+    let watcher_bot = notifier.as_ref().map(|n| n.bot().clone());
     let worker_gate = gate(
         config.clone(),
         store.clone(),
@@ -282,7 +284,7 @@ pub async fn serve(
     });
     // In webhook mode Telegram's calls come to the API's own listener, so
     // one process needs one port and nginx sends `/telegram/` to it.
-    let watcher = match bot(&config)? {
+    let watcher = match watcher_bot {
         Some(bot) => Some(tgate_watcher::Watcher::new(watcher_config(
             &config,
             bot,

@@ -54,6 +54,13 @@ impl Notifier {
         &self.signer
     }
 
+    /// The Bot API client it sends with. A clone shares its connections and
+    /// its TLS set-up (each new client loads the system's root
+    /// certificates again, about a quarter of a megabyte).
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
     /// Sends the prompt for `session` to `chat`; returns its message id.
     pub async fn send_prompt(
         &self,
