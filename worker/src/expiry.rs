@@ -135,7 +135,7 @@ async fn expire(gate: Arc<Gate>, session: SessionId) {
 }
 
 /// Expires every pending session whose deadline passed more than
-/// [`SWEEP_GRACE`] ago. Returns how many this call expired.
+/// `SWEEP_GRACE` (2 s) ago. Returns how many this call expired.
 pub async fn sweep(gate: &Arc<Gate>) -> anyhow::Result<usize> {
     let before = Utc::now() - chrono::Duration::from_std(SWEEP_GRACE).unwrap_or_default();
     let mut expired = 0;

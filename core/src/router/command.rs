@@ -1,7 +1,8 @@
 //! RouterOS commands rendered from typed values.
 //!
 //! A [`Command`] holds only validated types ([`AddressListName`], [`IpNet`],
-//! [`AccountName`], [`Comment`], [`Duration`]); [`Command::render`] is the one
+//! [`AccountName`](crate::domain::AccountName),
+//! [`Comment`](crate::domain::Comment), [`Duration`]); [`Command::render`] is the one
 //! place that turns them into CLI text. Every string value goes through
 //! [`quote`], which escapes RouterOS's string syntax even though the types
 //! already refuse it, so a value can never end a command (`;`, newline), open a

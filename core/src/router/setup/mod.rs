@@ -4,7 +4,7 @@
 //!
 //! The scripts live in `router-scripts/` as templates for people who paste
 //! them by hand; [`Setup`] fills them, and `tgate router bootstrap` reads the
-//! router ([`read`]), works out what is missing or different ([`plan`]) and
+//! router ([`read`]), works out what is missing or different ([`plan()`]) and
 //! sends only that. Every value that reaches a script or a command is typed
 //! and checked here first ([`ScriptUrl`], [`ScriptToken`], list and item
 //! names, [`IpNet`]), so no configuration value can smuggle RouterOS syntax.
