@@ -296,8 +296,8 @@ async fn describe_sqlite_jobs(pool: &sqlx::SqlitePool) -> anyhow::Result<()> {
 /// that connects' writes interleave with them.
 const PRUNE_CHUNK: i64 = 2_000;
 
-/// Deletes the jobs that finished more than `KEEP_FINISHED` (a minute) ago, a chunk
-/// at a time; returns how many.
+/// Deletes the jobs that finished more than `KEEP_FINISHED` (a minute) ago,
+/// a chunk at a time; returns how many.
 pub async fn prune(store: &Arc<dyn Store>) -> anyhow::Result<u64> {
     let before = Utc::now() - chrono::Duration::from_std(KEEP_FINISHED).unwrap_or_default();
     let mut deleted = 0;

@@ -2,11 +2,11 @@
 //!
 //! A [`Command`] holds only validated types ([`AddressListName`], [`IpNet`],
 //! [`AccountName`](crate::domain::AccountName),
-//! [`Comment`](crate::domain::Comment), [`Duration`]); [`Command::render`] is the one
-//! place that turns them into CLI text. Every string value goes through
-//! [`quote`], which escapes RouterOS's string syntax even though the types
-//! already refuse it, so a value can never end a command (`;`, newline), open a
-//! sub-command (`[`), or interpolate a variable (`$`).
+//! [`Comment`](crate::domain::Comment), [`Duration`]); [`Command::render`]
+//! is the one place that turns them into CLI text. Every string value goes
+//! through [`quote`], which escapes RouterOS's string syntax even though the
+//! types already refuse it, so a value can never end a command (`;`,
+//! newline), open a sub-command (`[`), or interpolate a variable (`$`).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

@@ -1,7 +1,7 @@
 //! Storage: one [`Store`] trait with a SQLite backend (the embedded default)
 //! and a PostgreSQL backend (production), chosen by the URL scheme. Both run
-//! the same SQL text (the private `sql` module), so they behave the same; each has its own
-//! embedded migrations, applied at open.
+//! the same SQL text (the private `sql` module), so they behave the same;
+//! each has its own embedded migrations, applied at open.
 //!
 //! Session transitions are single conditional UPDATEs on the expected current
 //! state, and "one pending prompt per account" is a partial unique index, so

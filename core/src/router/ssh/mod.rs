@@ -2,11 +2,12 @@
 //! `ssh2` session per router.
 //!
 //! `ssh2` blocks, so each [`SshGateway`] owns a dedicated OS thread that owns
-//! the session (the private `worker` module); async callers send it a request and await the
-//! reply on a oneshot, and the executor never blocks. The thread connects on
-//! the first call, checks the pinned host key before logging in, runs each
-//! command in its own exec channel with a timeout, and reconnects (once per
-//! call, then with exponential backoff) when the session breaks.
+//! the session (the private `worker` module); async callers send it a
+//! request and await the reply on a oneshot, and the executor never blocks.
+//! The thread connects on the first call, checks the pinned host key before
+//! logging in, runs each command in its own exec channel with a timeout, and
+//! reconnects (once per call, then with exponential backoff) when the
+//! session breaks.
 
 mod batch;
 mod connection;
