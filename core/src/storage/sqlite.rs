@@ -164,23 +164,20 @@ const WAL_KEPT: u64 = 64 * 1024 * 1024;
 /// behind, the next takes.
 ///
 /// Under steady writes the log only grows: the writer starts it over only
-/// when a checkpoint has copied all of it between two commits. A climb to
-/// 1500 connects a second left 185 MB of log beside a 3.5 MB database. So
-/// once a whole interval has passed without a write and the log is all
-/// copied, a log file over [`WAL_KEPT`] is cut to nothing (`TRUNCATE`).
-/// Smaller ones are kept, for the next burst to write over rather than
-/// grow again. The cut is not free: freeing a large log's blocks takes tens
-/// of milliseconds (81 ms for 166 MB on the bench machine) with the log's
-/// locks held, and the writes and reads that arrive meanwhile wait. SQLite's
-/// `journal_size_limit` makes the writer do it inside its commits while
-/// writes come, and the sustained climb lost its 1200/s step with it in
-/// five runs of six; after a quiet second it happens once per burst. The
-/// checkpointer's connection never waits for a lock, so a reader still
-/// busy only puts the cut off to the next quiet interval.
+/// when a checkpoint has copied all of it between two commits. So once a
+/// whole interval has passed without a write and the log is all copied, a
+/// log file over [`WAL_KEPT`] is cut to nothing (`TRUNCATE`); smaller ones
+/// are kept for the next burst to write over. The cut holds the log's locks
+/// while the file's blocks are freed, so it waits for a quiet interval
+/// rather than run inside the writer's commits (`journal_size_limit`); why,
+/// with figures, is in docs/decisions.md (Storage). The checkpointer's
+/// connection never waits for a lock, so a reader still busy only puts the
+/// cut off to the next quiet interval.
 async fn checkpoints(mut connection: sqlx::SqliteConnection, wal: std::path::PathBuf) {
     let mut every = tokio::time::interval(CHECKPOINT_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The log's length at the last checkpoint that was not held up.
+    // The log's length at the previous tick's checkpoint; `None` when that
+    // one was held up or failed.
     let mut last = None;
     loop {
         every.tick().await;
