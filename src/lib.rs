@@ -69,8 +69,15 @@ pub fn bot(config: &Config) -> anyhow::Result<Option<teloxide::Bot>> {
         .api_url
         .parse()
         .with_context(|| format!("telegram.api_url {}", config.telegram.api_url))?;
+    // teloxide's own settings, and its TELOXIDE_PROXY, as `Bot::new`
+    // would take them; the TLS set-up is the process's shared one.
+    let mut settings = teloxide::net::default_reqwest_settings();
+    if let Ok(proxy) = std::env::var("TELOXIDE_PROXY") {
+        settings = settings.proxy(reqwest::Proxy::all(&proxy).context("TELOXIDE_PROXY")?);
+    }
+    let client = tgate_core::telegram::http_client(settings)?;
     Ok(Some(
-        teloxide::Bot::new(token.expose_secret()).set_api_url(url),
+        teloxide::Bot::with_client(token.expose_secret(), client).set_api_url(url),
     ))
 }
 

@@ -123,10 +123,11 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     pub fn new(base: &str, token: SecretString) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()?;
+        let http = tgate_core::telegram::http_client(
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT),
+        )?;
         Ok(ApiClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
