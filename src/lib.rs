@@ -73,7 +73,10 @@ pub fn bot(config: &Config) -> anyhow::Result<Option<teloxide::Bot>> {
     // would take them; the TLS set-up is the process's shared one.
     let mut settings = teloxide::net::default_reqwest_settings();
     if let Ok(proxy) = std::env::var("TELOXIDE_PROXY") {
-        settings = settings.proxy(reqwest::Proxy::all(&proxy).context("TELOXIDE_PROXY")?);
+        // Not the URL itself in the error: it may carry a password.
+        let proxy = reqwest::Proxy::all(&proxy)
+            .map_err(|_| anyhow::anyhow!("TELOXIDE_PROXY is not a proxy URL"))?;
+        settings = settings.proxy(proxy);
     }
     let client = tgate_core::telegram::http_client(settings)?;
     Ok(Some(
