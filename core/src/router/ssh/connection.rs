@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use secrecy::ExposeSecret;
-use ssh2::{ErrorCode, HashType, Session};
+use ssh2::{ErrorCode, HashType, MethodType, Session};
 
 use super::{SshAuth, SshTarget};
 use crate::router::RouterError;
@@ -45,6 +45,7 @@ impl Connection {
             Session::new().map_err(|e| unreachable(format!("cannot start ssh: {e}")))?;
         session.set_tcp_stream(stream);
         session.set_timeout(millis(target.connect_timeout));
+        prefer_aes_gcm(&session).map_err(|e| unreachable(format!("cannot start ssh: {e}")))?;
         session
             .handshake()
             .map_err(|e| unreachable(format!("ssh handshake failed: {e}")))?;
@@ -199,6 +200,24 @@ fn ssh_error(e: ssh2::Error) -> ExecError {
     }
 }
 
+/// AES-GCM first for both directions, then every other cipher libssh2
+/// offers, in its own order. libssh2's first choice, chacha20-poly1305, is
+/// its own portable C, while AES runs on the processor's AES instructions
+/// through OpenSSL; the router's SSH thread encrypts every command and
+/// reads every answer. The set offered is unchanged, so a router without
+/// AES-GCM still agrees on what it agreed on before.
+fn prefer_aes_gcm(session: &Session) -> Result<(), ssh2::Error> {
+    const FIRST: [&str; 2] = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"];
+    for direction in [MethodType::CryptCs, MethodType::CryptSc] {
+        let offered = session.supported_algs(direction)?;
+        let first = FIRST.iter().filter(|c| offered.contains(c));
+        let rest = offered.iter().filter(|c| !FIRST.contains(c));
+        let order: Vec<&str> = first.chain(rest).copied().collect();
+        session.method_pref(direction, &order.join(","))?;
+    }
+    Ok(())
+}
+
 /// libssh2 takes milliseconds, and reads 0 as "wait forever".
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX).max(1)
@@ -221,6 +240,34 @@ mod tests {
             "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2t"
         ));
         assert!(!same_fingerprint(actual, ""));
+    }
+
+    /// Against the simulator, which offers chacha20-poly1305 and AES-GCM
+    /// as OpenSSH does, the session settles on AES-GCM rather than
+    /// libssh2's own first choice.
+    #[tokio::test]
+    async fn the_session_encrypts_with_aes_gcm_when_the_router_offers_it() {
+        let sim = tgate_sim::RouterSim::start(tgate_sim::RouterSimConfig::default())
+            .await
+            .expect("simulator starts");
+        let target = SshTarget {
+            router: "office".parse().unwrap(),
+            host: sim.addr().ip().to_string(),
+            port: sim.addr().port(),
+            user: "admin".into(),
+            auth: SshAuth::Password("admin".into()),
+            host_key: sim.host_key_fingerprint(),
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(5),
+        };
+        let conn = tokio::task::spawn_blocking(move || Connection::open(&target))
+            .await
+            .unwrap()
+            .expect("connects");
+        for direction in [MethodType::CryptCs, MethodType::CryptSc] {
+            let cipher = conn.session.methods(direction).unwrap_or_default();
+            assert!(cipher.ends_with("-gcm@openssh.com"), "{cipher}");
+        }
     }
 
     #[test]
