@@ -195,8 +195,9 @@ command_timeout = "{timeout}ms"
 async fn wait_healthy(api: &str) -> anyhow::Result<()> {
     let health = format!("{api}/healthz");
     let until = tokio::time::Instant::now() + Duration::from_secs(15);
-    // One client for every try: building one loads the root certificates.
-    let http = reqwest::Client::new();
+    // The demo runs tgate in this process: the same TLS set-up as its
+    // clients, and one client for every try.
+    let http = tgate_core::http::client(reqwest::Client::builder())?;
     loop {
         if http.get(&health).send().await.is_ok() {
             return Ok(());

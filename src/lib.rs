@@ -78,7 +78,7 @@ pub fn bot(config: &Config) -> anyhow::Result<Option<teloxide::Bot>> {
             .map_err(|_| anyhow::anyhow!("TELOXIDE_PROXY is not a proxy URL"))?;
         settings = settings.proxy(proxy);
     }
-    let client = tgate_core::telegram::http_client(settings)?;
+    let client = tgate_core::http::client(settings)?;
     Ok(Some(
         teloxide::Bot::with_client(token.expose_secret(), client).set_api_url(url),
     ))

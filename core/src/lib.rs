@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod enroll;
 pub mod gate;
+pub mod http;
 pub mod metrics;
 pub mod router;
 pub mod storage;

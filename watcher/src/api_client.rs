@@ -123,7 +123,7 @@ impl std::fmt::Debug for ApiClient {
 
 impl ApiClient {
     pub fn new(base: &str, token: SecretString) -> anyhow::Result<Self> {
-        let http = tgate_core::telegram::http_client(
+        let http = tgate_core::http::client(
             reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
                 .timeout(REQUEST_TIMEOUT),

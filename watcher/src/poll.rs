@@ -39,7 +39,7 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 /// A copy of `bot` (same token and server) whose HTTP client waits for a
 /// long poll; the caller's bot keeps its short timeouts for everything else.
 pub(crate) fn long_poll_bot(bot: &Bot) -> anyhow::Result<Bot> {
-    let client = tgate_core::telegram::http_client(
+    let client = tgate_core::http::client(
         teloxide::net::default_reqwest_settings().timeout(POLL_HTTP_TIMEOUT),
     )?;
     Ok(Bot::with_client(bot.token(), client).set_api_url(bot.api_url()))

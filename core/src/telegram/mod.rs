@@ -6,9 +6,7 @@ pub mod callback;
 mod lang;
 pub mod messages;
 mod notifier;
-mod tls;
 
 pub use notifier::{DEFAULT_PATIENCE, Notifier, TelegramError};
 
 pub use lang::Lang;
-pub use tls::http_client;

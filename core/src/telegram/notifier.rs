@@ -148,9 +148,8 @@ impl Notifier {
 /// `sendMessage` with plain text and, for a prompt, its buttons: the same
 /// request teloxide's `send_message` makes. teloxide's own payload reads
 /// Telegram's answer into a whole `Message`, whose content is an untagged
-/// enum tried variant by variant (a parse error built and dropped for each);
-/// that cost more instructions than the rest of the call. tgate keeps only
-/// the message id.
+/// enum tried variant by variant (a parse error built and dropped for
+/// each; docs/benchmarks.md, change 36). tgate keeps only the message id.
 #[derive(Debug, Clone, Serialize)]
 struct SendText {
     chat_id: i64,
