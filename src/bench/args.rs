@@ -68,6 +68,10 @@ pub struct BenchArgs {
     /// policy.max_strikes of the tgate under test
     #[arg(long, default_value_t = 3)]
     pub max_strikes: u32,
+    /// Bans in force while the scenarios run, each on an address no caller
+    /// of the bench uses: every connect looks its caller up among them
+    #[arg(long, default_value_t = 0)]
+    pub bans: u32,
 }
 
 impl BenchArgs {

@@ -75,6 +75,7 @@ type Measured = (
 /// one leaves behind (pending sessions, strikes) does not touch the next,
 /// and each starts once tgate has worked off the one before.
 async fn measure(system: &System, args: &BenchArgs) -> anyhow::Result<Measured> {
+    system.ban_bystanders(args.bans).await?;
     let latency = scenarios::latency::run(system, args)
         .await
         .context("connect → prompt and confirm → permit")?;

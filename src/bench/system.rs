@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use tgate_core::domain::{AccountName, RouterName, SessionState};
-use tgate_core::storage::Store;
+use tgate_core::storage::{NewBan, Store};
 use tgate_sim::{
     ApiCall, BotApiSim, BotApiSimConfig, OnUpHook, RouterSim, RouterSimConfig, TgUser,
 };
@@ -174,6 +175,41 @@ impl System {
             done.context("enrolling")??;
         }
         Ok(accounts)
+    }
+
+    /// Stores `n` bans in force on single addresses of 100.64.0.0/10, which
+    /// no caller of the bench uses. They go to tgate's database only: the
+    /// router's ban list gets them at the next reconcile, after the run.
+    pub async fn ban_bystanders(&self, n: u32) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        let all: Vec<u32> = (0..n).collect();
+        for chunk in all.chunks(all.len().div_ceil(8).max(1)) {
+            let (store, chunk) = (self.store.clone(), chunk.to_vec());
+            tasks.spawn(async move {
+                for i in chunk {
+                    let address = Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 0)) + i);
+                    store
+                        .insert_ban(&NewBan {
+                            network: IpNet::from(IpAddr::V4(address)),
+                            reason: "bench bystander".into(),
+                            source: "admin".into(),
+                            created_by: "bench".into(),
+                            created_at: now,
+                            until: now + chrono::Duration::days(1),
+                        })
+                        .await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.context("storing bans")??;
+        }
+        if n > 0 {
+            self.database.analyze_bans().await?;
+        }
+        Ok(())
     }
 
     /// A tunnel address no other connect of the run has used.

@@ -20,45 +20,82 @@ macro_rules! session_columns {
 }
 pub(super) use session_columns;
 
-/// The WHERE clause of a ban listing: `$1` in force at (ms, or NULL for
-/// every ban), `$2` the candidate networks of [`super::BanMatch::candidates`]
-/// (or NULL for any). A ban matches when its network is one of the words.
-macro_rules! ban_filter {
-    () => {
-        "($1 IS NULL OR (lifted_at IS NULL AND until > $1)) \
-         AND ($2 IS NULL OR $2 LIKE ('% ' || network || ' %'))"
-    };
+/// The WHERE clause of a ban lookup: `$1` in force at (ms, or NULL for
+/// every ban); then, when `networks` is some, that many parameters from `$2`
+/// on, the candidate networks of [`super::BanMatch::candidates`], one of
+/// which a ban's network must be (none: any network).
+pub(super) fn ban_filter(networks: Option<usize>) -> String {
+    let mut sql = String::from("($1 IS NULL OR (lifted_at IS NULL AND until > $1))");
+    if let Some(n) = networks {
+        sql.push_str(" AND ");
+        sql.push_str(&network_in(2, n));
+    }
+    sql
 }
-pub(super) use ban_filter;
+
+/// `network IN ($first, …)` over `n` parameters; with none, it matches no
+/// row. A list of names, not a pattern, so the index on `bans.network`
+/// answers it.
+pub(super) fn network_in(first: usize, n: usize) -> String {
+    if n == 0 {
+        return "FALSE".to_owned();
+    }
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("network IN ({})", list.join(", "))
+}
 
 /// [`Store::connect_facts`](super::Store::connect_facts) as one statement:
-/// `$1` router, `$2` tunnel address, `$3` account, `$4` now (ms), `$5` the
-/// caller's candidate networks ([`super::BanMatch::candidates`], NULL when
-/// the caller is no address). It answers one row per covering ban, or one
-/// row without a ban; the session's columns ([`session_columns`] order) come
-/// first, then the account's, then the ban's, each NULL when there is none.
-/// No bound LIMIT: SQLite plans such a statement again on every run.
-macro_rules! connect_facts_sql {
-    () => {
-        concat!(
-            "SELECT s.*, a.*, b.* FROM (SELECT 1 AS one) AS one \
-             LEFT JOIN (SELECT ",
-            $crate::storage::sql::session_columns!(),
-            " FROM sessions \
-             WHERE router = $1 AND remote_address = $2 AND account = $3 \
-             AND state IN ('pending', 'confirmed') \
-             ORDER BY created_at DESC LIMIT 1) AS s ON TRUE \
-             LEFT JOIN (SELECT router, name, owner_tg_id, language, is_admin, locked, \
-             unenrolled_alerted_at, created_at FROM accounts \
-             WHERE router = $1 AND name = $3) AS a ON TRUE \
-             LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, until, \
-             lifted_at, lifted_by FROM bans \
-             WHERE lifted_at IS NULL AND until > $4 \
-             AND $5 LIKE ('% ' || network || ' %')) AS b ON TRUE"
-        )
+/// `$1` router, `$2` tunnel address, `$3` account, `$4` now (ms), and from
+/// `$5` on the caller's candidate networks ([`super::BanMatch::candidates`],
+/// none when the caller is no address). It answers one row per covering
+/// ban, or one row without a ban; the session's columns
+/// ([`session_columns`] order) come first, then the account's, then the
+/// ban's, each NULL when there is none. No bound LIMIT: SQLite plans such a
+/// statement again on every run. One text per kind of caller, written once.
+pub(super) fn connect_facts_sql(caller: Option<std::net::IpAddr>) -> &'static str {
+    static BY_FAMILY: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| [0, 33, 129].map(connect_facts_text));
+    let networks = match caller {
+        None => 0,
+        Some(std::net::IpAddr::V4(_)) => 1,
+        Some(std::net::IpAddr::V6(_)) => 2,
     };
+    &BY_FAMILY[networks]
 }
-pub(super) use connect_facts_sql;
+
+fn connect_facts_text(networks: usize) -> String {
+    format!(
+        "SELECT s.*, a.*, b.* FROM (SELECT 1 AS one) AS one \
+         LEFT JOIN (SELECT {} FROM sessions \
+         WHERE router = $1 AND remote_address = $2 AND account = $3 \
+         AND state IN ('pending', 'confirmed') \
+         ORDER BY created_at DESC LIMIT 1) AS s ON TRUE \
+         LEFT JOIN (SELECT router, name, owner_tg_id, language, is_admin, locked, \
+         unenrolled_alerted_at, created_at FROM accounts \
+         WHERE router = $1 AND name = $3) AS a ON TRUE \
+         LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, until, \
+         lifted_at, lifted_by FROM bans \
+         WHERE lifted_at IS NULL AND until > $4 AND {}) AS b ON TRUE",
+        session_columns!(),
+        network_in(5, networks)
+    )
+}
+
+/// [`Store::bans_covering`](super::Store::bans_covering): `$1` now (ms),
+/// then the address's candidate networks. One text per family, written once.
+pub(super) fn bans_covering_sql(address: std::net::IpAddr) -> &'static str {
+    static BY_FAMILY: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        [33, 129].map(|n| {
+            format!(
+                "SELECT id, network, reason, source, created_by, created_at, until, \
+                 lifted_at, lifted_by FROM bans \
+                 WHERE lifted_at IS NULL AND until > $1 AND {}",
+                network_in(2, n)
+            )
+        })
+    });
+    &BY_FAMILY[usize::from(address.is_ipv6())]
+}
 
 /// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
 /// account, `$4` true for open sessions only; each NULL for any.
@@ -840,12 +877,15 @@ macro_rules! impl_store {
                 caller: Option<std::net::IpAddr>,
                 at: DateTime<Utc>,
             ) -> Result<$crate::storage::ConnectFacts, StoreError> {
-                let rows = sqlx::query($crate::storage::sql::connect_facts_sql!())
+                let mut query = sqlx::query($crate::storage::sql::connect_facts_sql(caller))
                     .bind(router.as_str())
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
-                    .bind(ms(at))
-                    .bind(caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates()))
+                    .bind(ms(at));
+                for network in caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates()).unwrap_or_default() {
+                    query = query.bind(network);
+                }
+                let rows = query
                     .fetch_all(&self.reads)
                     .await?;
                 $crate::storage::sql::connect_facts(rows)
@@ -1207,29 +1247,31 @@ macro_rules! impl_store {
                 // No LIMIT: SQLite plans a statement with a bound LIMIT
                 // again on every run (the value may change the plan), and
                 // this one runs on every connect.
-                let sql = concat!(
-                    "SELECT id, network, reason, source, created_by, created_at, until, \
-                     lifted_at, lifted_by FROM bans WHERE ",
-                    ban_filter!()
-                );
-                let rows: Vec<BanRow> = sqlx::query_as(sql)
-                    .bind(Some(ms(at)))
-                    .bind(Some($crate::storage::BanMatch::Covering(address).candidates()))
-                    .fetch_all(&self.reads)
-                    .await?;
+                let mut query = sqlx::query_as($crate::storage::sql::bans_covering_sql(address))
+                    .bind(Some(ms(at)));
+                for network in $crate::storage::BanMatch::Covering(address).candidates() {
+                    query = query.bind(network);
+                }
+                let rows: Vec<BanRow> = query.fetch_all(&self.reads).await?;
                 rows.into_iter().map(Ban::try_from).collect()
             }
 
             async fn find_bans(&self, f: &BanFilter) -> Result<Vec<Ban>, StoreError> {
-                let sql = concat!(
+                let networks = f.network.map(|m| m.candidates());
+                let first_after = 2 + networks.as_ref().map_or(0, Vec::len);
+                let sql = format!(
                     "SELECT id, network, reason, source, created_by, created_at, until, \
-                     lifted_at, lifted_by FROM bans WHERE ",
-                    ban_filter!(),
-                    " ORDER BY id DESC LIMIT $3 OFFSET $4"
+                     lifted_at, lifted_by FROM bans WHERE {} \
+                     ORDER BY id DESC LIMIT ${} OFFSET ${}",
+                    ban_filter(networks.as_ref().map(Vec::len)),
+                    first_after,
+                    first_after + 1
                 );
-                let rows: Vec<BanRow> = sqlx::query_as(sql)
-                    .bind(f.active_at.map(ms))
-                    .bind(f.network.map(|m| m.candidates()))
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(f.active_at.map(ms));
+                for network in networks.into_iter().flatten() {
+                    query = query.bind(network);
+                }
+                let rows: Vec<BanRow> = query
                     .bind(if f.limit > 0 { f.limit } else { 100 })
                     .bind(f.offset.max(0))
                     .fetch_all(&self.reads)
@@ -1238,12 +1280,16 @@ macro_rules! impl_store {
             }
 
             async fn count_found_bans(&self, f: &BanFilter) -> Result<i64, StoreError> {
-                let sql = concat!("SELECT COUNT(*) FROM bans WHERE ", ban_filter!());
-                let (n,): (i64,) = sqlx::query_as(sql)
-                    .bind(f.active_at.map(ms))
-                    .bind(f.network.map(|m| m.candidates()))
-                    .fetch_one(&self.reads)
-                    .await?;
+                let networks = f.network.map(|m| m.candidates());
+                let sql = format!(
+                    "SELECT COUNT(*) FROM bans WHERE {}",
+                    ban_filter(networks.as_ref().map(Vec::len))
+                );
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(f.active_at.map(ms));
+                for network in networks.into_iter().flatten() {
+                    query = query.bind(network);
+                }
+                let (n,): (i64,) = query.fetch_one(&self.reads).await?;
                 Ok(n)
             }
 
