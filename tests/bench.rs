@@ -19,6 +19,8 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
         .args(["--storm-events", "60", "--storm-callers", "12"])
         .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
         .args(["--confirm-timeout", "1s"])
+        // Bans in force on other addresses: none may refuse a caller.
+        .args(["--bans", "20"])
         .env_remove("TGATE_TEST_DATABASE_URL")
         .output()
         .expect("run tgate bench");
@@ -80,6 +82,23 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
     assert_eq!(storm["bans_applied"], storm["bans_expected"], "{report}");
     assert!(report["peak_rss_mb"].as_f64() > Some(0.0), "{report}");
     assert!(report["simulators_rss_mb"].as_f64() > Some(0.0), "{report}");
+}
+
+/// Sizes the scenarios cannot be built from are refused before anything
+/// starts, with the flag named.
+#[test]
+fn a_bench_with_more_bans_than_addresses_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
+        .args(["bench", "--bans", "4194305"])
+        .env_remove("TGATE_TEST_DATABASE_URL")
+        .output()
+        .expect("run tgate bench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--bans must not exceed 4194304"),
+        "{stderr}"
+    );
 }
 
 /// However the bench ends (here SIGKILL, which it cannot catch or pass on),

@@ -1164,6 +1164,18 @@ async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once(
         (bob.open_session, bob.account, bob.bans.len()),
         (None, None, 2)
     );
+
+    // An IPv6 caller: its covering networks run to /128.
+    let v6: IpAddr = "2001:db8:0:7::5".parse().unwrap();
+    let v6_net = store.insert_ban(&ban("2001:db8::/48", 2)).await.unwrap();
+    store.insert_ban(&ban("2001:db9::/32", 2)).await.unwrap(); // elsewhere
+    let v6_host = store
+        .insert_ban(&ban("2001:db8:0:7::5/128", 1))
+        .await
+        .unwrap();
+    let mut v6_bans = facts(&alice, tunnel, Some(v6)).await.bans;
+    v6_bans.sort_by_key(|b| b.id);
+    assert_eq!(v6_bans, [v6_net, v6_host]);
 }
 
 #[tokio::test]
@@ -1204,4 +1216,17 @@ async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
     assert!(!exact("203.0.112.0/23").await.unwrap());
     store.lift_ban(host.id, now, "test").await.unwrap();
     assert!(!exact("203.0.113.7/32").await.unwrap());
+
+    let v6: IpAddr = "2001:db8::7".parse().unwrap();
+    store.insert_ban(&ban("2001:db8::/32", 2)).await.unwrap();
+    let v6_host = store.insert_ban(&ban("2001:db8::7/128", 4)).await.unwrap();
+    let found = tgate_core::storage::ban_in_force(store, v6, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|b| b.id),
+        Some(v6_host.id),
+        "the /128 lasts longer"
+    );
+    assert!(exact("2001:db8::/32").await.unwrap());
 }

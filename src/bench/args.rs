@@ -98,6 +98,10 @@ impl BenchArgs {
         );
         anyhow::ensure!(self.max_strikes > 0, "--max-strikes must be above 0");
         anyhow::ensure!(
+            self.bans <= 1 << 22,
+            "--bans must not exceed 4194304 (the addresses of 100.64.0.0/10)"
+        );
+        anyhow::ensure!(
             self.confirm_timeout >= Duration::from_secs(1),
             "--confirm-timeout must be at least 1s"
         );

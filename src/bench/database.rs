@@ -60,9 +60,9 @@ impl Database {
     /// Brings PostgreSQL's statistics of the bans up to date, as its
     /// autovacuum would within a minute or two of a large change: bans the
     /// bench stored all at once are then planned for as on a server that
-    /// has had them for a while. (Until then its planner reads every ban in
-    /// force for a lookup by network.) SQLite keeps no statistics of the
-    /// bans to bring up to date.
+    /// has had them for a while. (Until then its planner may read every
+    /// ban for a lookup by network.) SQLite keeps no statistics of the bans
+    /// to bring up to date.
     pub async fn analyze_bans(&self) -> anyhow::Result<()> {
         if self.scratch.is_none() {
             return Ok(());

@@ -178,8 +178,10 @@ impl System {
     }
 
     /// Stores `n` bans in force on single addresses of 100.64.0.0/10, which
-    /// no caller of the bench uses. They go to tgate's database only: the
-    /// router's ban list gets them at the next reconcile, after the run.
+    /// no caller of the bench uses. They go to tgate's database once tgate
+    /// is up; the router's ban list gets them at the reconciler's next
+    /// pass, five minutes after tgate started (a run that lasts longer
+    /// pushes them to the router while it measures).
     pub async fn ban_bystanders(&self, n: u32) -> anyhow::Result<()> {
         let now = Utc::now();
         let mut tasks = tokio::task::JoinSet::new();

@@ -10,9 +10,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, ban_filter, expiry_group,
-    impl_store, message_id_group, ms, parsed, pending_group, session_columns, session_filter,
-    strike_group,
+    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, expiry_group, impl_store,
+    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,

@@ -36,12 +36,25 @@ pub(super) fn ban_filter(networks: Option<usize>) -> String {
 /// `network IN ($first, …)` over `n` parameters; with none, it matches no
 /// row. A list of names, not a pattern, so the index on `bans.network`
 /// answers it.
-pub(super) fn network_in(first: usize, n: usize) -> String {
+fn network_in(first: usize, n: usize) -> String {
     if n == 0 {
         return "FALSE".to_owned();
     }
     let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
     format!("network IN ({})", list.join(", "))
+}
+
+/// How many candidate networks an address of each family has (33 and 129).
+fn candidates_per_family() -> [usize; 2] {
+    let v4 = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let v6 = std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    [v4, v6].map(|ip| super::BanMatch::Covering(ip).candidates().len())
+}
+
+/// Which of a per-family set of statements serves `caller`: 0 for IPv4,
+/// 1 for IPv6.
+fn family_slot(caller: std::net::IpAddr) -> usize {
+    usize::from(caller.is_ipv6())
 }
 
 /// [`Store::connect_facts`](super::Store::connect_facts) as one statement:
@@ -53,14 +66,11 @@ pub(super) fn network_in(first: usize, n: usize) -> String {
 /// ban's, each NULL when there is none. No bound LIMIT: SQLite plans such a
 /// statement again on every run. One text per kind of caller, written once.
 pub(super) fn connect_facts_sql(caller: Option<std::net::IpAddr>) -> &'static str {
-    static BY_FAMILY: std::sync::LazyLock<[String; 3]> =
-        std::sync::LazyLock::new(|| [0, 33, 129].map(connect_facts_text));
-    let networks = match caller {
-        None => 0,
-        Some(std::net::IpAddr::V4(_)) => 1,
-        Some(std::net::IpAddr::V6(_)) => 2,
-    };
-    &BY_FAMILY[networks]
+    static BY_FAMILY: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+        let [v4, v6] = candidates_per_family();
+        [v4, v6, 0].map(connect_facts_text)
+    });
+    &BY_FAMILY[caller.map_or(2, family_slot)]
 }
 
 fn connect_facts_text(networks: usize) -> String {
@@ -85,7 +95,7 @@ fn connect_facts_text(networks: usize) -> String {
 /// then the address's candidate networks. One text per family, written once.
 pub(super) fn bans_covering_sql(address: std::net::IpAddr) -> &'static str {
     static BY_FAMILY: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-        [33, 129].map(|n| {
+        candidates_per_family().map(|n| {
             format!(
                 "SELECT id, network, reason, source, created_by, created_at, until, \
                  lifted_at, lifted_by FROM bans \
@@ -94,7 +104,7 @@ pub(super) fn bans_covering_sql(address: std::net::IpAddr) -> &'static str {
             )
         })
     });
-    &BY_FAMILY[usize::from(address.is_ipv6())]
+    &BY_FAMILY[family_slot(address)]
 }
 
 /// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
@@ -882,7 +892,8 @@ macro_rules! impl_store {
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
                     .bind(ms(at));
-                for network in caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates()).unwrap_or_default() {
+                let networks = caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
+                for network in networks.unwrap_or_default() {
                     query = query.bind(network);
                 }
                 let rows = query
@@ -1263,10 +1274,12 @@ macro_rules! impl_store {
                     "SELECT id, network, reason, source, created_by, created_at, until, \
                      lifted_at, lifted_by FROM bans WHERE {} \
                      ORDER BY id DESC LIMIT ${} OFFSET ${}",
-                    ban_filter(networks.as_ref().map(Vec::len)),
+                    $crate::storage::sql::ban_filter(networks.as_ref().map(Vec::len)),
                     first_after,
                     first_after + 1
                 );
+                // Only placeholders' numbers are written into the text;
+                // every value is bound.
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(f.active_at.map(ms));
                 for network in networks.into_iter().flatten() {
                     query = query.bind(network);
@@ -1283,8 +1296,9 @@ macro_rules! impl_store {
                 let networks = f.network.map(|m| m.candidates());
                 let sql = format!(
                     "SELECT COUNT(*) FROM bans WHERE {}",
-                    ban_filter(networks.as_ref().map(Vec::len))
+                    $crate::storage::sql::ban_filter(networks.as_ref().map(Vec::len))
                 );
+                // As in find_bans: only placeholders' numbers in the text.
                 let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(f.active_at.map(ms));
                 for network in networks.into_iter().flatten() {
                     query = query.bind(network);
