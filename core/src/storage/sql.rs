@@ -892,7 +892,8 @@ macro_rules! impl_store {
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
                     .bind(ms(at));
-                let networks = caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
+                let networks =
+                    caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
                 for network in networks.unwrap_or_default() {
                     query = query.bind(network);
                 }
