@@ -19,8 +19,10 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
         .args(["--storm-events", "60", "--storm-callers", "12"])
         .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
         .args(["--confirm-timeout", "1s"])
-        // Bans in force on other addresses: none may refuse a caller.
-        .args(["--bans", "20"])
+        // Bans in force on other addresses: none may refuse a caller; closed
+        // sessions of another account at the tunnel addresses: none may
+        // pass for the connect's own.
+        .args(["--bans", "20", "--history", "3"])
         .env_remove("TGATE_TEST_DATABASE_URL")
         .output()
         .expect("run tgate bench");
@@ -99,6 +101,19 @@ fn a_bench_with_more_bans_than_addresses_is_refused() {
         stderr.contains("--bans must not exceed 4194304"),
         "{stderr}"
     );
+}
+
+/// A history too large to store is refused the same way.
+#[test]
+fn a_bench_with_too_long_a_history_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
+        .args(["bench", "--history", "10001"])
+        .env_remove("TGATE_TEST_DATABASE_URL")
+        .output()
+        .expect("run tgate bench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--history × --connects"), "{stderr}");
 }
 
 /// However the bench ends (here SIGKILL, which it cannot catch or pass on),

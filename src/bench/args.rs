@@ -72,6 +72,12 @@ pub struct BenchArgs {
     /// of the bench uses: every connect looks its caller up among them
     #[arg(long, default_value_t = 0)]
     pub bans: u32,
+    /// Closed sessions of another account already stored at each tunnel
+    /// address the connect → prompt scenario uses, as a PPP pool's
+    /// addresses collect over months: every connect looks its address up
+    /// among them
+    #[arg(long, default_value_t = 0)]
+    pub history: u32,
 }
 
 impl BenchArgs {
@@ -100,6 +106,12 @@ impl BenchArgs {
         anyhow::ensure!(
             self.bans <= 1 << 22,
             "--bans must not exceed 4194304 (the addresses of 100.64.0.0/10)"
+        );
+        anyhow::ensure!(
+            self.history == 0
+                || (u64::from(self.history) * u64::from(self.connects) <= 10_000_000
+                    && self.connects <= 65_536),
+            "--history × --connects must not exceed 10,000,000 sessions (and --connects 65,536)"
         );
         anyhow::ensure!(
             self.confirm_timeout >= Duration::from_secs(1),

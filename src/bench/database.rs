@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 pub struct Database {
@@ -55,6 +56,62 @@ impl Database {
             kind: "postgres",
             scratch: Some((admin, name)),
         })
+    }
+
+    /// Stores `per_address` closed sessions of another account at each of
+    /// the tunnel addresses 10.64.0.0 + 0 … `addresses` − 1 (the ones the
+    /// bench hands out first), as a PPP pool's addresses collect sessions
+    /// over months; then brings PostgreSQL's statistics up to date, as for
+    /// the bans. One statement, so a large history takes seconds.
+    pub async fn store_history(&self, per_address: u32, addresses: u32) -> anyhow::Result<()> {
+        if per_address == 0 || addresses == 0 {
+            return Ok(());
+        }
+        let rows = i64::from(per_address) * i64::from(addresses);
+        // Tunnel n is 10.64.(n / 256).(n % 256) for n below 65,536.
+        let sql = "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $1) \
+                   INSERT INTO sessions (id, router, account, caller_id, remote_address, service, \
+                   state, created_at, deadline, decided_at, decided_by, closed_at) \
+                   SELECT 'history-' || i, $2, 'history', '198.51.100.1', \
+                   '10.64.' || ((i % $3) / 256) || '.' || ((i % $3) % 256), 'l2tp', 'closed', \
+                   $4, $4, $4, 'bench', $4 FROM k";
+        let at = chrono::Utc::now().timestamp_millis() - 86_400_000;
+        let router = crate::lab::ROUTER;
+        let addresses = i64::from(addresses);
+        if self.scratch.is_none() {
+            let mut conn = SqliteConnectOptions::from_str(&self.url)?.connect().await?;
+            sqlx::query(sql)
+                .bind(rows)
+                .bind(router)
+                .bind(addresses)
+                .bind(at)
+                .execute(&mut conn)
+                .await
+                .context("storing the session history")?;
+            // Copied into the database file now, not by tgate's checkpoints
+            // while the first scenario runs.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut conn)
+                .await
+                .context("checkpointing the session history")?;
+            conn.close().await.ok();
+            return Ok(());
+        }
+        let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
+        sqlx::query(sql)
+            .bind(rows)
+            .bind(router)
+            .bind(addresses)
+            .bind(at)
+            .execute(&mut conn)
+            .await
+            .context("storing the session history")?;
+        sqlx::query("ANALYZE sessions")
+            .execute(&mut conn)
+            .await
+            .context("analyzing the sessions")?;
+        conn.close().await.ok();
+        Ok(())
     }
 
     /// Brings PostgreSQL's statistics of the bans up to date, as its

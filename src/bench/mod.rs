@@ -76,6 +76,10 @@ type Measured = (
 /// and each starts once tgate has worked off the one before.
 async fn measure(system: &System, args: &BenchArgs) -> anyhow::Result<Measured> {
     system.ban_bystanders(args.bans).await?;
+    system
+        .database
+        .store_history(args.history, args.connects)
+        .await?;
     let latency = scenarios::latency::run(system, args)
         .await
         .context("connect → prompt and confirm → permit")?;

@@ -355,6 +355,25 @@ mod tests {
         }
     }
 
+    /// A connect finds the open session at its tunnel address among the
+    /// open sessions only, not among every session the address ever had (a
+    /// PPP pool hands the same addresses out again and again).
+    #[tokio::test]
+    async fn a_connect_reads_the_open_sessions_at_its_address_only() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        let caller: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        let plan = ban_lookup_plan(
+            &store,
+            crate::storage::sql::connect_facts_sql(Some(caller)),
+            &["office", "10.64.0.2", "alice"],
+            caller,
+        )
+        .await;
+        let sessions: Vec<&String> = plan.iter().filter(|s| s.contains(" sessions ")).collect();
+        assert_eq!(sessions.len(), 1, "{plan:?}");
+        assert!(sessions[0].contains("INDEX sessions_open"), "{plan:?}");
+    }
+
     /// An in-memory database works, and its queue is a second in-memory
     /// database, not a file.
     #[tokio::test]

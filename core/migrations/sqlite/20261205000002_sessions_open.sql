@@ -1,0 +1,7 @@
+-- The open session at a tunnel address (a connect's read, a hang-up's
+-- close) and a router's open sessions (the reconciler) are found among the
+-- open sessions only. Through sessions_address they were found among every
+-- session the address ever had, and a PPP pool hands the same addresses out
+-- again and again while closed sessions are kept.
+CREATE INDEX sessions_open ON sessions(router, remote_address)
+    WHERE state IN ('pending', 'confirmed');
