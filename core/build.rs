@@ -1,6 +1,7 @@
-// The migrations are embedded at compile time (`sqlx::migrate!`); without
-// this, a new migration file alone would not rebuild the crate, and the
-// binary would run without it.
+//! Rebuilds the crate when a migration is added: `sqlx::migrate!` embeds the
+//! migration files at compile time, and without this a new file alone would
+//! not trigger a rebuild, so the binary would run without it.
+
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
 }

@@ -111,7 +111,7 @@ impl BenchArgs {
             self.history == 0
                 || (u64::from(self.history) * u64::from(self.connects) <= 10_000_000
                     && self.connects <= 65_536),
-            "--history × --connects must not exceed 10,000,000 sessions (and --connects 65,536)"
+            "--history × --connects must not exceed 10,000,000 sessions, and --connects 65,536 with --history"
         );
         anyhow::ensure!(
             self.confirm_timeout >= Duration::from_secs(1),

@@ -60,7 +60,8 @@ impl Database {
 
     /// Stores `per_address` closed sessions of another account at each of
     /// the tunnel addresses 10.64.0.0 + 0 … `addresses` − 1 (the ones the
-    /// bench hands out first), as a PPP pool's addresses collect sessions
+    /// bench hands out first, to the connect → prompt scenario, which runs
+    /// first), as a PPP pool's addresses collect sessions
     /// over months; then brings PostgreSQL's statistics up to date, as for
     /// the bans. One statement, so a large history takes seconds.
     pub async fn store_history(&self, per_address: u32, addresses: u32) -> anyhow::Result<()> {
@@ -69,10 +70,14 @@ impl Database {
         }
         let rows = i64::from(per_address) * i64::from(addresses);
         // Tunnel n is 10.64.(n / 256).(n % 256) for n below 65,536.
-        let sql = "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $1) \
+        // Ids are UUIDs (version 7 in form) no real session's can equal:
+        // those begin with their time.
+        let sql = "WITH RECURSIVE k(i) AS \
+                   (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $1) \
                    INSERT INTO sessions (id, router, account, caller_id, remote_address, service, \
                    state, created_at, deadline, decided_at, decided_by, closed_at) \
-                   SELECT 'history-' || i, $2, 'history', '198.51.100.1', \
+                   SELECT '00000000-0000-7000-8000-' || (100000000000 + i), $2, 'history', \
+                   '198.51.100.1', \
                    '10.64.' || ((i % $3) / 256) || '.' || ((i % $3) % 256), 'l2tp', 'closed', \
                    $4, $4, $4, 'bench', $4 FROM k";
         let at = chrono::Utc::now().timestamp_millis() - 86_400_000;

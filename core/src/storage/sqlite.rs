@@ -303,10 +303,10 @@ mod tests {
         assert!(!tables.contains(&"Jobs".to_owned()), "{tables:?}");
     }
 
-    /// SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`), one line per step,
-    /// with `leading` bound first, then a time, then the caller's candidate
-    /// networks.
-    async fn ban_lookup_plan(
+    /// SQLite's plan for a read of a connect's facts or of a caller's bans
+    /// (`EXPLAIN QUERY PLAN`), one line per step, with `leading` bound
+    /// first, then a time, then the caller's candidate networks.
+    async fn lookup_plan(
         store: &SqliteStore,
         sql: &str,
         leading: &[&str],
@@ -341,7 +341,7 @@ mod tests {
                 ),
                 (crate::storage::sql::bans_covering_sql(caller), &[][..]),
             ] {
-                let plan = ban_lookup_plan(&store, sql, leading, caller).await;
+                let plan = lookup_plan(&store, sql, leading, caller).await;
                 assert!(
                     plan.iter().any(|step| step.contains("INDEX bans_network")),
                     "{caller}: {plan:?}"
@@ -362,7 +362,7 @@ mod tests {
     async fn a_connect_reads_the_open_sessions_at_its_address_only() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
         let caller: std::net::IpAddr = "198.51.100.7".parse().unwrap();
-        let plan = ban_lookup_plan(
+        let plan = lookup_plan(
             &store,
             crate::storage::sql::connect_facts_sql(Some(caller)),
             &["office", "10.64.0.2", "alice"],
