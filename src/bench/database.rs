@@ -61,80 +61,66 @@ impl Database {
     /// Stores `per_address` closed sessions of another account at each of
     /// the tunnel addresses 10.64.0.0 + 0 … `addresses` − 1 (the ones the
     /// bench hands out first, to the connect → prompt scenario, which runs
-    /// first), as a PPP pool's addresses collect sessions
-    /// over months; then brings PostgreSQL's statistics up to date, as for
-    /// the bans. One statement, so a large history takes seconds.
+    /// first), as a PPP pool's addresses collect sessions over months. One
+    /// statement, so a large history takes seconds; then the database is
+    /// brought up to date as after the bans.
     pub async fn store_history(&self, per_address: u32, addresses: u32) -> anyhow::Result<()> {
         if per_address == 0 || addresses == 0 {
             return Ok(());
         }
-        let rows = i64::from(per_address) * i64::from(addresses);
-        // Tunnel n is 10.64.(n / 256).(n % 256) for n below 65,536.
-        // Ids are UUIDs (version 7 in form) no real session's can equal:
-        // those begin with their time.
-        let sql = "WITH RECURSIVE k(i) AS \
-                   (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < $1) \
-                   INSERT INTO sessions (id, router, account, caller_id, remote_address, service, \
-                   state, created_at, deadline, decided_at, decided_by, closed_at) \
-                   SELECT '00000000-0000-7000-8000-' || (100000000000 + i), $2, 'history', \
-                   '198.51.100.1', \
-                   '10.64.' || ((i % $3) / 256) || '.' || ((i % $3) % 256), 'l2tp', 'closed', \
-                   $4, $4, $4, 'bench', $4 FROM k";
+        let rows = u64::from(per_address) * u64::from(addresses);
         let at = chrono::Utc::now().timestamp_millis() - 86_400_000;
-        let router = crate::lab::ROUTER;
-        let addresses = i64::from(addresses);
-        if self.scratch.is_none() {
-            let mut conn = SqliteConnectOptions::from_str(&self.url)?.connect().await?;
-            sqlx::query(sql)
-                .bind(rows)
-                .bind(router)
-                .bind(addresses)
-                .bind(at)
-                .execute(&mut conn)
-                .await
-                .context("storing the session history")?;
-            // Copied into the database file now, not by tgate's checkpoints
-            // while the first scenario runs.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut conn)
-                .await
-                .context("checkpointing the session history")?;
-            conn.close().await.ok();
-            return Ok(());
-        }
-        let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
-        sqlx::query(sql)
-            .bind(rows)
-            .bind(router)
-            .bind(addresses)
-            .bind(at)
-            .execute(&mut conn)
+        // Only numbers and the lab's constant router name are written into
+        // the text. Tunnel n is 10.64.(n / 256).(n % 256) for n below
+        // 65,536. Ids are UUIDs (version 7 in form) no real session's can
+        // equal: those begin with their time.
+        let insert = format!(
+            "WITH RECURSIVE k(i) AS \
+             (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i + 1 < {rows}) \
+             INSERT INTO sessions (id, router, account, caller_id, remote_address, service, \
+             state, created_at, deadline, decided_at, decided_by, closed_at) \
+             SELECT '00000000-0000-7000-8000-' || (100000000000 + i), '{router}', 'history', \
+             '198.51.100.1', \
+             '10.64.' || ((i % {addresses}) / 256) || '.' || ((i % {addresses}) % 256), \
+             'l2tp', 'closed', {at}, {at}, {at}, 'bench', {at} FROM k",
+            router = crate::lab::ROUTER,
+        );
+        self.execute(&insert)
             .await
             .context("storing the session history")?;
-        sqlx::query("ANALYZE sessions")
-            .execute(&mut conn)
-            .await
-            .context("analyzing the sessions")?;
-        conn.close().await.ok();
-        Ok(())
+        self.settle("sessions").await
     }
 
-    /// Brings PostgreSQL's statistics of the bans up to date, as its
-    /// autovacuum would within a minute or two of a large change: bans the
-    /// bench stored all at once are then planned for as on a server that
-    /// has had them for a while. (Until then its planner may read every
-    /// ban for a lookup by network.) SQLite keeps no statistics of the bans
-    /// to bring up to date.
-    pub async fn analyze_bans(&self) -> anyhow::Result<()> {
-        if self.scratch.is_none() {
-            return Ok(());
-        }
-        let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
-        sqlx::query("ANALYZE bans")
-            .execute(&mut conn)
+    /// Brings the database up to date after a large change to `table`, as
+    /// it would be once it has had the rows for a while, so the first
+    /// scenario does not pay for it. SQLite: the log is copied into the
+    /// database file now, not by tgate's checkpoints while the scenario
+    /// runs. PostgreSQL: the table's statistics are brought up to date, as
+    /// autovacuum would within a minute or two; until then its planner may
+    /// read every row for a lookup by an index.
+    pub async fn settle(&self, table: &str) -> anyhow::Result<()> {
+        let sql = match self.kind {
+            "postgres" => format!("ANALYZE {table}"),
+            _ => "PRAGMA wal_checkpoint(TRUNCATE)".to_owned(),
+        };
+        self.execute(&sql)
             .await
-            .context("analyzing the bans")?;
-        conn.close().await.ok();
+            .with_context(|| format!("bringing the database up to date after {table}"))
+    }
+
+    /// Runs `sql`, written by the bench itself with no value from input, on
+    /// the run's database over a connection of its own.
+    async fn execute(&self, sql: &str) -> anyhow::Result<()> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.scratch.is_some() {
+            let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await.ok();
+        } else {
+            let mut conn = SqliteConnectOptions::from_str(&self.url)?.connect().await?;
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+            conn.close().await.ok();
+        }
         Ok(())
     }
 

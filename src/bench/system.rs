@@ -209,7 +209,7 @@ impl System {
             done.context("storing bans")??;
         }
         if n > 0 {
-            self.database.analyze_bans().await?;
+            self.database.settle("bans").await?;
         }
         Ok(())
     }
