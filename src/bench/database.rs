@@ -88,7 +88,7 @@ impl Database {
         self.execute(&insert)
             .await
             .context("storing the session history")?;
-        self.settle("sessions").await
+        self.catch_up("sessions").await
     }
 
     /// Brings the database up to date after a large change to `table`, as
@@ -98,7 +98,7 @@ impl Database {
     /// runs. PostgreSQL: the table's statistics are brought up to date, as
     /// autovacuum would within a minute or two; until then its planner may
     /// read every row for a lookup by an index.
-    pub async fn settle(&self, table: &str) -> anyhow::Result<()> {
+    pub async fn catch_up(&self, table: &str) -> anyhow::Result<()> {
         let sql = match self.kind {
             "postgres" => format!("ANALYZE {table}"),
             _ => "PRAGMA wal_checkpoint(TRUNCATE)".to_owned(),

@@ -209,7 +209,7 @@ impl System {
             done.context("storing bans")??;
         }
         if n > 0 {
-            self.database.settle("bans").await?;
+            self.database.catch_up("bans").await?;
         }
         Ok(())
     }
