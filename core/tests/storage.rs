@@ -1184,30 +1184,24 @@ async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
     let store = db.store.as_ref();
     let now = Utc::now();
     let ban = |network: &str, hours: i64| admin_ban(network, now, hours);
+    // What a strike reads: the covering bans, of which the longest counts.
+    let in_force = |ip: IpAddr| async move {
+        let caller = tgate_core::domain::CallerId::Ip(ip);
+        let facts = store.strike_facts(&caller, now, now).await.unwrap();
+        tgate_core::storage::ban_covering(&facts.bans, ip).cloned()
+    };
     let ip: IpAddr = "203.0.113.7".parse().unwrap();
-    assert_eq!(
-        tgate_core::storage::ban_in_force(store, ip, now)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(in_force(ip).await, None);
 
     store.insert_ban(&ban("203.0.113.7/32", -1)).await.unwrap(); // over
     let lifted = store.insert_ban(&ban("203.0.113.7/32", 5)).await.unwrap();
     store.lift_ban(lifted.id, now, "test").await.unwrap();
     store.insert_ban(&ban("198.51.100.0/24", 9)).await.unwrap(); // elsewhere
-    assert_eq!(
-        tgate_core::storage::ban_in_force(store, ip, now)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(in_force(ip).await, None);
 
     let host = store.insert_ban(&ban("203.0.113.7/32", 1)).await.unwrap();
     let net = store.insert_ban(&ban("203.0.113.0/24", 3)).await.unwrap();
-    let found = tgate_core::storage::ban_in_force(store, ip, now)
-        .await
-        .unwrap();
+    let found = in_force(ip).await;
     assert_eq!(found.map(|b| b.id), Some(net.id), "the /24 lasts longer");
 
     let exact = |n: &str| tgate_core::storage::network_banned(store, n.parse().unwrap(), now);
@@ -1220,9 +1214,7 @@ async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
     let v6: IpAddr = "2001:db8::7".parse().unwrap();
     store.insert_ban(&ban("2001:db8::/32", 2)).await.unwrap();
     let v6_host = store.insert_ban(&ban("2001:db8::7/128", 4)).await.unwrap();
-    let found = tgate_core::storage::ban_in_force(store, v6, now)
-        .await
-        .unwrap();
+    let found = in_force(v6).await;
     assert_eq!(
         found.map(|b| b.id),
         Some(v6_host.id),

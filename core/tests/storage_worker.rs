@@ -5,7 +5,9 @@
 use chrono::{Duration, Utc};
 use tgate_core::domain::{CallerId, RouterName, SessionId, SessionState, Transition};
 use tgate_core::storage::testing::TestDb;
-use tgate_core::storage::{BackendPool, Inserted, NewSession, NewStrike, StrikeKind};
+use tgate_core::storage::{
+    BackendPool, Inserted, NewBan, NewSession, NewStrike, StrikeFacts, StrikeKind,
+};
 
 fn office() -> RouterName {
     "office".parse().unwrap()
@@ -36,7 +38,7 @@ fn session(account: &str, remote: &str, deadline_in: Duration) -> NewSession {
 }
 
 #[tokio::test]
-async fn strikes_are_counted_per_caller_within_the_window() {
+async fn a_strike_reads_its_callers_strikes_in_the_window_and_bans() {
     let db = db().await;
     let store = &db.store;
     let caller: CallerId = "203.0.113.7".parse().unwrap();
@@ -61,10 +63,63 @@ async fn strikes_are_counted_per_caller_within_the_window() {
             .unwrap();
     }
     let window = now - Duration::minutes(10);
-    assert_eq!(store.count_strikes(&caller, window).await.unwrap(), 2);
-    assert_eq!(store.count_strikes(&other, window).await.unwrap(), 1);
+    let facts =
+        |who: CallerId, since| async move { store.strike_facts(&who, since, now).await.unwrap() };
+    assert_eq!(
+        facts(caller, window).await,
+        StrikeFacts {
+            strikes: 2,
+            bans: vec![]
+        }
+    );
+    assert_eq!(facts(other, window).await.strikes, 1);
     let all = now - Duration::hours(1);
-    assert_eq!(store.count_strikes(&caller, all).await.unwrap(), 3);
+    assert_eq!(facts(caller, all).await.strikes, 3);
+
+    // The bans in force covering the caller come with its strikes, one row
+    // each; a ban elsewhere, one over, and a caller with no strikes.
+    let ban = |network: &str, until: chrono::DateTime<Utc>| NewBan {
+        network: network.parse().unwrap(),
+        reason: "test".into(),
+        source: "admin".into(),
+        created_by: "test".into(),
+        created_at: now - Duration::hours(2),
+        until,
+    };
+    let host = store
+        .insert_ban(&ban("203.0.113.7/32", now + Duration::hours(1)))
+        .await
+        .unwrap();
+    let net = store
+        .insert_ban(&ban("203.0.113.0/24", now + Duration::hours(3)))
+        .await
+        .unwrap();
+    store
+        .insert_ban(&ban("198.51.100.0/24", now + Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .insert_ban(&ban("203.0.113.7/32", now - Duration::minutes(1)))
+        .await
+        .unwrap();
+    let mut found = facts(caller, window).await;
+    found.bans.sort_by_key(|b| b.id);
+    assert_eq!(
+        found,
+        StrikeFacts {
+            strikes: 2,
+            bans: vec![host, net]
+        }
+    );
+    let stranger: CallerId = "203.0.113.9".parse().unwrap();
+    assert_eq!(facts(stranger, window).await.strikes, 0);
+    assert_eq!(
+        facts(stranger, window).await.bans.len(),
+        1,
+        "the /24 covers it"
+    );
+    // A MAC address is in no network.
+    assert_eq!(facts(other, window).await.bans, vec![]);
 }
 
 #[tokio::test]

@@ -246,8 +246,9 @@ impl Scene {
         let window = chrono::Duration::from_std(self.lab.config.policy.strike_window)?;
         let expected = format!("{n} strike(s) recorded against {caller}");
         self.until_async(&expected, || async {
-            let since = chrono::Utc::now() - window;
-            Ok(self.store.count_strikes(&caller, since).await? == n)
+            let now = chrono::Utc::now();
+            let facts = self.store.strike_facts(&caller, now - window, now).await?;
+            Ok(facts.strikes == n)
         })
         .await
     }

@@ -12,7 +12,7 @@ use crate::config::format_duration;
 use crate::domain::{CallerId, SessionId};
 use crate::router::PppMatch;
 use crate::storage::{
-    AuditEntry, Ban, NewStrike, Session, StrikeKind, ban_in_force, network_banned,
+    AuditEntry, Ban, NewStrike, Session, StrikeFacts, StrikeKind, ban_covering, network_banned,
 };
 use crate::telegram::messages;
 
@@ -52,22 +52,20 @@ impl Gate {
         // before any kick: a kick waits its turn behind every other command
         // queued for the router, and another caller's ban would wait too.
         let judging = self.strike_lock(&s.caller_id).lock().await;
+        let policy = &self.config().policy;
+        let window =
+            chrono::Duration::from_std(policy.strike_window).unwrap_or(chrono::Duration::MAX);
+        let StrikeFacts { strikes, bans } = self
+            .store()
+            .strike_facts(&s.caller_id, now - window, now)
+            .await?;
         if let Some(ip) = s.caller_id.ip()
-            && ban_in_force(self.store().as_ref(), ip, now)
-                .await?
-                .is_some()
+            && ban_covering(&bans, ip).is_some()
         {
             drop(judging);
             self.kick_caller(s.caller_id, Some(s.id)).await;
             return Ok(None);
         }
-        let policy = &self.config().policy;
-        let window =
-            chrono::Duration::from_std(policy.strike_window).unwrap_or(chrono::Duration::MAX);
-        let strikes = self
-            .store()
-            .count_strikes(&s.caller_id, now - window)
-            .await?;
         if strikes < i64::from(policy.max_strikes) {
             return Ok(None);
         }

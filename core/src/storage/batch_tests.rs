@@ -214,9 +214,10 @@ async fn writes_arriving_together_each_get_their_own_outcome() {
         let since = new.created_at - chrono::Duration::seconds(1);
         let counted = store
             .store()
-            .count_strikes(&new.caller_id, since)
+            .strike_facts(&new.caller_id, since, chrono::Utc::now())
             .await
-            .unwrap();
+            .unwrap()
+            .strikes;
         assert_eq!(counted, expected, "{}", new.caller_id);
     }
 

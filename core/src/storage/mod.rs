@@ -156,6 +156,16 @@ pub struct ConnectFacts {
     pub account: Option<Account>,
 }
 
+/// What [`Store::strike_facts`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrikeFacts {
+    /// Strikes against the caller since the window's start, on every router.
+    pub strikes: i64,
+    /// Every ban in force covering the caller (none for a MAC address);
+    /// [`ban_covering`] picks the one that counts.
+    pub bans: Vec<Ban>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ban {
     pub id: i64,
@@ -454,9 +464,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Session>, StoreError>;
     /// What decides a connect, read together in one statement: the
     /// account's newest open session at the tunnel address (the one
-    /// [`Store::close_open_session`] would close), the bans in force at `at` covering
-    /// `caller` (as [`Store::bans_covering`]; none when the caller is not an
-    /// address), and the account.
+    /// [`Store::close_open_session`] would close), every ban in force at
+    /// `at` covering `caller` (none when the caller is not an address), and
+    /// the account.
     async fn connect_facts(
         &self,
         router: &RouterName,
@@ -529,12 +539,17 @@ pub trait Store: Send + Sync + 'static {
 
     // Strikes.
     async fn add_strike(&self, strike: &NewStrike) -> Result<(), StoreError>;
-    /// Strikes against the caller at or after `since`, on every router.
-    async fn count_strikes(
+    /// What judges a strike, read together in one statement: the strikes
+    /// against the caller at or after `since`, on every router, and every
+    /// ban in force at `at` covering it (none when the caller is a MAC
+    /// address). Few ban rows: an address lies in 33 networks, 129 for
+    /// IPv6, so no page is asked for.
+    async fn strike_facts(
         &self,
         caller_id: &CallerId,
         since: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
+        at: DateTime<Utc>,
+    ) -> Result<StrikeFacts, StoreError>;
 
     // Bans.
     async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError>;
@@ -571,14 +586,6 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
     ) -> Result<Vec<Ban>, StoreError>;
     async fn ban(&self, id: i64) -> Result<Option<Ban>, StoreError>;
-    /// Every ban in force at `at` whose network contains `address`: few
-    /// rows (an address lies in 33 networks, 129 for IPv6), so no page is
-    /// asked for. A connect and a strike read these.
-    async fn bans_covering(
-        &self,
-        address: IpAddr,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<Ban>, StoreError>;
     /// Bans the filter selects, newest first, one page.
     async fn find_bans(&self, filter: &BanFilter) -> Result<Vec<Ban>, StoreError>;
     /// How many bans the filter selects on every page together.
@@ -637,18 +644,6 @@ pub struct HealthChange {
     pub was_up: Option<bool>,
     /// When the previous state began.
     pub since: Option<DateTime<Utc>>,
-}
-
-/// The ban in force at `now` for `address`, if any; the longest-lasting
-/// wins. The database picks the covering bans, so a connect or a strike reads
-/// a handful of rows rather than every ban in force.
-pub async fn ban_in_force(
-    store: &dyn Store,
-    address: IpAddr,
-    now: DateTime<Utc>,
-) -> Result<Option<Ban>, StoreError> {
-    let covering = store.bans_covering(address, now).await?;
-    Ok(ban_covering(&covering, address).cloned())
 }
 
 /// Whether a ban on exactly `network` is in force at `now`.

@@ -91,20 +91,29 @@ fn connect_facts_text(networks: usize) -> String {
     )
 }
 
-/// [`Store::bans_covering`](super::Store::bans_covering): `$1` now (ms),
-/// then the address's candidate networks. One text per family, written once.
-pub(super) fn bans_covering_sql(address: std::net::IpAddr) -> &'static str {
-    static BY_FAMILY: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-        candidates_per_family().map(|n| {
+/// [`Store::strike_facts`](super::Store::strike_facts) as one statement:
+/// `$1` the caller, `$2` the window's start (ms), `$3` now (ms), and from
+/// `$4` on the caller's candidate networks ([`super::BanMatch::candidates`],
+/// none when the caller is a MAC address). It answers one row per covering
+/// ban, or one row without a ban; the strike count comes first, then the
+/// ban's columns, NULL when there is none. One text per kind of caller,
+/// written once.
+pub(super) fn strike_facts_sql(caller: Option<std::net::IpAddr>) -> &'static str {
+    static BY_FAMILY: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+        let [v4, v6] = candidates_per_family();
+        [v4, v6, 0].map(|networks| {
             format!(
-                "SELECT id, network, reason, source, created_by, created_at, until, \
-                 lifted_at, lifted_by FROM bans \
-                 WHERE lifted_at IS NULL AND until > $1 AND {}",
-                network_in(2, n)
+                "SELECT c.strikes, b.* FROM \
+                 (SELECT COUNT(*) AS strikes FROM strikes \
+                 WHERE caller_id = $1 AND at >= $2) AS c \
+                 LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, \
+                 until, lifted_at, lifted_by FROM bans \
+                 WHERE lifted_at IS NULL AND until > $3 AND {}) AS b ON TRUE",
+                network_in(4, networks)
             )
         })
     });
-    &BY_FAMILY[family_slot(address)]
+    &BY_FAMILY[caller.map_or(2, family_slot)]
 }
 
 /// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
@@ -235,6 +244,43 @@ where
     }
     for row in &rows {
         let mut at = bans_from;
+        let ban = row_at!(
+            row,
+            &mut at,
+            BanRow {
+                id,
+                network,
+                reason,
+                source,
+                created_by,
+                created_at,
+                until,
+                lifted_at,
+                lifted_by,
+            }
+        );
+        if let Some(ban) = ban {
+            facts.bans.push(Ban::try_from(ban)?);
+        }
+    }
+    Ok(facts)
+}
+
+/// Decodes the rows of [`strike_facts_sql`]: the count repeats on every
+/// row, the ban differs.
+pub(super) fn strike_facts<R>(rows: Vec<R>) -> Result<super::StrikeFacts, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut facts = super::StrikeFacts::default();
+    if let Some(row) = rows.first() {
+        facts.strikes = sqlx::Row::try_get(row, 0)?;
+    }
+    for row in &rows {
+        let mut at = 1;
         let ban = row_at!(
             row,
             &mut at,
@@ -1073,18 +1119,23 @@ macro_rules! impl_store {
                 self.strikes.append(strike.clone()).await
             }
 
-            async fn count_strikes(
+            async fn strike_facts(
                 &self,
                 caller_id: &$crate::domain::CallerId,
                 since: DateTime<Utc>,
-            ) -> Result<i64, StoreError> {
-                let (n,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM strikes WHERE caller_id = $1 AND at >= $2")
-                        .bind(caller_id.to_string())
-                        .bind(ms(since))
-                        .fetch_one(&self.reads)
-                        .await?;
-                Ok(n)
+                at: DateTime<Utc>,
+            ) -> Result<$crate::storage::StrikeFacts, StoreError> {
+                let ip = caller_id.ip();
+                let mut query = sqlx::query($crate::storage::sql::strike_facts_sql(ip))
+                    .bind(caller_id.to_string())
+                    .bind(ms(since))
+                    .bind(ms(at));
+                let networks = ip.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
+                for network in networks.unwrap_or_default() {
+                    query = query.bind(network);
+                }
+                let rows = query.fetch_all(&self.reads).await?;
+                $crate::storage::sql::strike_facts(rows)
             }
 
             async fn insert_ban(&self, ban: &NewBan) -> Result<Ban, StoreError> {
@@ -1249,23 +1300,6 @@ macro_rules! impl_store {
                     offset,
                 })
                 .await
-            }
-
-            async fn bans_covering(
-                &self,
-                address: std::net::IpAddr,
-                at: DateTime<Utc>,
-            ) -> Result<Vec<Ban>, StoreError> {
-                // No LIMIT: SQLite plans a statement with a bound LIMIT
-                // again on every run (the value may change the plan), and
-                // this one runs on every connect.
-                let mut query = sqlx::query_as($crate::storage::sql::bans_covering_sql(address))
-                    .bind(Some(ms(at)));
-                for network in $crate::storage::BanMatch::Covering(address).candidates() {
-                    query = query.bind(network);
-                }
-                let rows: Vec<BanRow> = query.fetch_all(&self.reads).await?;
-                rows.into_iter().map(Ban::try_from).collect()
             }
 
             async fn find_bans(&self, f: &BanFilter) -> Result<Vec<Ban>, StoreError> {

@@ -325,21 +325,24 @@ mod tests {
         steps.into_iter().map(|(.., step)| step).collect()
     }
 
-    /// A connect's read, and a strike's check of whether its caller is
-    /// banned already, search the index on the bans' networks for either
+    /// A connect's read, and a strike's read of its caller's strikes and
+    /// bans, search the index on the bans' networks for either
     /// family instead of reading the bans one by one; so their cost does
     /// not grow with the bans in force.
     #[tokio::test]
     async fn bans_covering_a_caller_are_found_through_the_index() {
         let store = SqliteStore::open("sqlite::memory:").await.unwrap();
-        for caller in ["198.51.100.7", "2001:db8::7"] {
-            let caller: std::net::IpAddr = caller.parse().unwrap();
+        for text in ["198.51.100.7", "2001:db8::7"] {
+            let caller: std::net::IpAddr = text.parse().unwrap();
             for (sql, leading) in [
                 (
                     crate::storage::sql::connect_facts_sql(Some(caller)),
                     &["office", "10.64.0.2", "alice"][..],
                 ),
-                (crate::storage::sql::bans_covering_sql(caller), &[][..]),
+                (
+                    crate::storage::sql::strike_facts_sql(Some(caller)),
+                    &[text, "0"][..],
+                ),
             ] {
                 let plan = lookup_plan(&store, sql, leading, caller).await;
                 assert!(
