@@ -40,6 +40,41 @@ async fn db() -> TestDb {
     db
 }
 
+/// What a button press is judged on: the session and its account's owner,
+/// read together.
+#[tokio::test]
+async fn a_press_reads_the_session_and_its_owner_at_once() {
+    let db = db().await;
+    let store = &db.store;
+    let alice = pending("alice", "10.10.0.5", "203.0.113.7");
+    let bob = pending("bob", "10.10.0.6", "203.0.113.8");
+    for s in [&alice, &bob] {
+        store.insert_pending(s).await.unwrap();
+    }
+    store
+        .ensure_account(&router(), &alice.account)
+        .await
+        .unwrap();
+    store
+        .set_account_owner(&router(), &alice.account, Some(4242))
+        .await
+        .unwrap();
+
+    let (read, owner) = store.session_with_owner(alice.id).await.unwrap().unwrap();
+    assert_eq!(Some(read), store.session(alice.id).await.unwrap());
+    assert_eq!(owner, Some(4242));
+    // No account row at all, then one nobody owns.
+    let (read, owner) = store.session_with_owner(bob.id).await.unwrap().unwrap();
+    assert_eq!((read.account, owner), (bob.account.clone(), None));
+    store.ensure_account(&router(), &bob.account).await.unwrap();
+    let (_, owner) = store.session_with_owner(bob.id).await.unwrap().unwrap();
+    assert_eq!(owner, None);
+    assert_eq!(
+        store.session_with_owner(SessionId::new()).await.unwrap(),
+        None
+    );
+}
+
 #[tokio::test]
 async fn a_pending_session_round_trips_every_field() {
     let db = db().await;

@@ -45,14 +45,9 @@ impl Gate {
         id: SessionId,
         by: i64,
     ) -> Result<Result<Session, PressOutcome>, GateError> {
-        let Some(s) = self.store().session(id).await? else {
+        let Some((s, owner)) = self.store().session_with_owner(id).await? else {
             return Ok(Err(PressOutcome::NotFound));
         };
-        let owner = self
-            .store()
-            .account(&s.router, &s.account)
-            .await?
-            .and_then(|a| a.owner_tg_id);
         let allowed = match owner {
             Some(owner) => owner == by,
             None => s.chat_id == Some(by),

@@ -457,6 +457,13 @@ pub trait Store: Send + Sync + 'static {
         decided_by: &str,
     ) -> Result<Session, StoreError>;
     async fn session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// The session with its account's owner (`None` when the account has
+    /// none, or is gone), read in one statement: what a button press is
+    /// judged on.
+    async fn session_with_owner(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<(Session, Option<i64>)>, StoreError>;
     async fn pending_for_account(
         &self,
         router: &RouterName,

@@ -324,6 +324,15 @@ pub(super) struct SessionRow {
     message_id: Option<i64>,
 }
 
+/// A session and its account's owner, as
+/// [`Store::session_with_owner`](super::Store::session_with_owner) reads them.
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionOwnerRow {
+    #[sqlx(flatten)]
+    pub(super) session: SessionRow,
+    pub(super) owner: Option<i64>,
+}
+
 impl TryFrom<SessionRow> for Session {
     type Error = StoreError;
     fn try_from(r: SessionRow) -> Result<Self, StoreError> {
@@ -904,6 +913,25 @@ macro_rules! impl_store {
                     .fetch_optional(&self.reads)
                     .await?;
                 row.map(Session::try_from).transpose()
+            }
+
+            async fn session_with_owner(
+                &self,
+                id: SessionId,
+            ) -> Result<Option<(Session, Option<i64>)>, StoreError> {
+                let sql = concat!(
+                    "SELECT s.*, (SELECT owner_tg_id FROM accounts \
+                     WHERE router = s.router AND name = s.account) AS owner \
+                     FROM (SELECT ",
+                    session_columns!(),
+                    " FROM sessions WHERE id = $1) AS s"
+                );
+                let row: Option<$crate::storage::sql::SessionOwnerRow> = sqlx::query_as(sql)
+                    .bind(id.to_string())
+                    .fetch_optional(&self.reads)
+                    .await?;
+                row.map(|r| Ok((Session::try_from(r.session)?, r.owner)))
+                    .transpose()
             }
 
             async fn pending_for_account(
