@@ -242,8 +242,22 @@ where
         );
         facts.account = account.map(Account::try_from).transpose()?;
     }
-    for row in &rows {
-        let mut at = bans_from;
+    facts.bans = bans_at(&rows, bans_from)?;
+    Ok(facts)
+}
+
+/// The bans in a lookup's rows: each row's ban columns from index `first`
+/// on, all NULL in a row without a ban.
+fn bans_at<R>(rows: &[R], first: usize) -> Result<Vec<Ban>, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut bans = Vec::new();
+    for row in rows {
+        let mut at = first;
         let ban = row_at!(
             row,
             &mut at,
@@ -260,10 +274,10 @@ where
             }
         );
         if let Some(ban) = ban {
-            facts.bans.push(Ban::try_from(ban)?);
+            bans.push(Ban::try_from(ban)?);
         }
     }
-    Ok(facts)
+    Ok(bans)
 }
 
 /// Decodes the rows of [`strike_facts_sql`]: the count repeats on every
@@ -279,27 +293,7 @@ where
     if let Some(row) = rows.first() {
         facts.strikes = sqlx::Row::try_get(row, 0)?;
     }
-    for row in &rows {
-        let mut at = 1;
-        let ban = row_at!(
-            row,
-            &mut at,
-            BanRow {
-                id,
-                network,
-                reason,
-                source,
-                created_by,
-                created_at,
-                until,
-                lifted_at,
-                lifted_by,
-            }
-        );
-        if let Some(ban) = ban {
-            facts.bans.push(Ban::try_from(ban)?);
-        }
-    }
+    facts.bans = bans_at(&rows, 1)?;
     Ok(facts)
 }
 
