@@ -204,6 +204,10 @@ impl Gate {
                     // router's answer come after the prompt.
                     let held = poll_once(hold.as_mut()).await;
                     self.spawn_prompt(session.clone(), lang);
+                    // On PostgreSQL the session's insert did not wait for
+                    // the log's flush; this row's commit does, and makes
+                    // the session durable with it before the router hears
+                    // 202 (`PgStore::open_with`).
                     store
                         .audit(
                             &AuditEntry::new(format!("router:{}", ev.router), "session.pending")

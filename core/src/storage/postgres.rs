@@ -22,6 +22,9 @@ use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition
 /// Connections to the server, opened at start.
 const POOL: u32 = 8;
 
+/// The pending inserts' own connection (see [`PgStore::open_with`]).
+const UNFLUSHED: u32 = 1;
+
 /// A connection idle this long is checked with a round trip before it is
 /// used again: the server may have closed it meanwhile (a restart, an idle
 /// timeout on the way).
@@ -35,7 +38,9 @@ pub struct PgStore {
     /// database, in apalis's schema.
     jobs: PgPool,
     audits: Group<AuditEntry>,
-    /// New pending sessions, inserted together.
+    /// New pending sessions, inserted together on a connection of their
+    /// own that does not wait for the log's flush (see
+    /// [`PgStore::open_with`]).
     pub(super) pending_inserts: Group<NewSession, Option<Session>>,
     /// Prompts' message ids, recorded together.
     pub(super) message_ids: Group<(SessionId, i64), Option<SessionState>>,
@@ -74,20 +79,21 @@ impl PgStore {
         // connection that sat idle long enough to have been closed by the
         // server meanwhile; under load connections come back within
         // milliseconds, checked on their way in.
-        let pool = PgPoolOptions::new()
-            .min_connections(POOL)
-            .max_connections(POOL)
-            .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= RECHECK_IDLE {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(options)
+        let pool = pool_of(POOL).connect_with(options.clone()).await?;
+        // A new pending session is what the owner's prompt waits for. Its
+        // insert commits on a connection of its own without waiting for
+        // the server to flush its log (`synchronous_commit = off`): the row
+        // is visible to every other connection at once, so a press finds
+        // it, and it becomes durable with the next commit that does wait,
+        // because the server flushes its log in order. The connect's audit
+        // row is that commit, and the router hears 202 only after it
+        // (`Gate::connect`). Only a crash of the database server in between
+        // loses the row (its log writer flushes it within a fraction of a
+        // second anyway): a session the router was never told of, whose
+        // prompt's buttons then answer "Unknown session". One connection:
+        // the group writes one batch at a time.
+        let unflushed = pool_of(UNFLUSHED)
+            .connect_with(options.options([("synchronous_commit", "off")]))
             .await?;
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         // The job queue keeps its own migrations in the same database.
@@ -97,7 +103,7 @@ impl PgStore {
             reads: pool.clone(),
             jobs: pool.clone(),
             audits: audit_group!(sqlx::Postgres, pool),
-            pending_inserts: pending_group!(sqlx::Postgres, pool),
+            pending_inserts: pending_group!(sqlx::Postgres, unflushed),
             message_ids: message_id_group!(sqlx::Postgres, pool),
             strikes: strike_group!(sqlx::Postgres, pool),
             expiries: expiry_group!(sqlx::Postgres, pool),
@@ -108,6 +114,24 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// `size` connections opened at start, each checked before use only when
+/// it sat idle (see [`PgStore::open_with`]).
+fn pool_of(size: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .min_connections(size)
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= RECHECK_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl super::sql::Backend for PgStore {
@@ -133,11 +157,12 @@ mod tests {
     use super::*;
     use crate::storage::testing::TestDb;
 
-    /// The server closes every connection of the pool while it sits idle
+    /// The server closes every connection of the pools while they sit idle
     /// (as a restart would): once they have been idle past
     /// [`RECHECK_IDLE`], each is found closed before use and replaced, so
-    /// no caller sees the closed ones. Runs where the suite runs on
-    /// PostgreSQL (`TGATE_TEST_DATABASE_URL`).
+    /// no caller sees the closed ones, the pending inserts' own connection
+    /// included. Runs where the suite runs on PostgreSQL
+    /// (`TGATE_TEST_DATABASE_URL`).
     #[tokio::test]
     async fn connections_the_server_closed_while_idle_are_replaced_before_use() {
         let db = TestDb::new().await;
@@ -145,6 +170,11 @@ mod tests {
             return; // the suite runs on SQLite
         }
         let store = db.store.clone();
+        let router: RouterName = "office".parse().unwrap();
+        store
+            .sync_routers(std::slice::from_ref(&router))
+            .await
+            .unwrap();
         let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
         // The pool opens its connections in the background after the first.
         for _ in 0..100 {
@@ -155,7 +185,7 @@ mod tests {
             .fetch_one(&mut admin)
             .await
             .unwrap();
-            if open >= i64::from(POOL) {
+            if open >= i64::from(POOL + UNFLUSHED) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -169,7 +199,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             closed.len(),
-            POOL as usize,
+            (POOL + UNFLUSHED) as usize,
             "every pooled connection was open"
         );
         tokio::time::sleep(RECHECK_IDLE + Duration::from_millis(200)).await;
@@ -182,5 +212,22 @@ mod tests {
         for result in calls.join_all().await {
             assert!(result.is_ok(), "{result:?}");
         }
+        let now = Utc::now();
+        let new = NewSession {
+            id: SessionId::new(),
+            router,
+            account: "alice".parse().unwrap(),
+            caller_id: "203.0.113.7".parse().unwrap(),
+            remote_address: "10.10.0.5".parse().unwrap(),
+            local_address: None,
+            service: "l2tp".parse().unwrap(),
+            interface: None,
+            chat_id: Some(1),
+            language: None,
+            created_at: now,
+            deadline: now + chrono::Duration::seconds(60),
+        };
+        let inserted = store.insert_pending(&new).await.unwrap();
+        assert!(matches!(inserted, Inserted::Created(_)), "{inserted:?}");
     }
 }
