@@ -3,7 +3,7 @@
 //! pending sessions, a router's open sessions.
 
 use chrono::{Duration, Utc};
-use tgate_core::domain::{CallerId, RouterName, SessionId, SessionState, Transition};
+use tgate_core::domain::{CallerId, RouterName, SessionState, Transition};
 use tgate_core::storage::testing::TestDb;
 use tgate_core::storage::{
     BackendPool, Inserted, NewBan, NewSession, NewStrike, StrikeFacts, StrikeKind,
@@ -20,21 +20,7 @@ async fn db() -> TestDb {
 }
 
 fn session(account: &str, remote: &str, deadline_in: Duration) -> NewSession {
-    let now = Utc::now();
-    NewSession {
-        id: SessionId::new(),
-        router: office(),
-        account: account.parse().unwrap(),
-        caller_id: "203.0.113.7".parse().unwrap(),
-        remote_address: remote.parse().unwrap(),
-        local_address: None,
-        service: "l2tp".parse().unwrap(),
-        interface: None,
-        chat_id: Some(1),
-        language: None,
-        created_at: now,
-        deadline: now + deadline_in,
-    }
+    tgate_core::storage::testing::new_session(office(), account, remote, deadline_in)
 }
 
 #[tokio::test]

@@ -155,7 +155,7 @@ mod tests {
     use sqlx::Connection;
 
     use super::*;
-    use crate::storage::testing::TestDb;
+    use crate::storage::testing::{TestDb, new_session};
 
     /// The server closes every connection of the pools while they sit idle
     /// (as a restart would): once they have been idle past
@@ -212,21 +212,7 @@ mod tests {
         for result in calls.join_all().await {
             assert!(result.is_ok(), "{result:?}");
         }
-        let now = Utc::now();
-        let new = NewSession {
-            id: SessionId::new(),
-            router,
-            account: "alice".parse().unwrap(),
-            caller_id: "203.0.113.7".parse().unwrap(),
-            remote_address: "10.10.0.5".parse().unwrap(),
-            local_address: None,
-            service: "l2tp".parse().unwrap(),
-            interface: None,
-            chat_id: Some(1),
-            language: None,
-            created_at: now,
-            deadline: now + chrono::Duration::seconds(60),
-        };
+        let new = new_session(router, "alice", "10.10.0.5", chrono::Duration::seconds(60));
         let inserted = store.insert_pending(&new).await.unwrap();
         assert!(matches!(inserted, Inserted::Created(_)), "{inserted:?}");
     }

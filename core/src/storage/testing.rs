@@ -9,7 +9,33 @@ use std::sync::Arc;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use super::{PgStore, SqliteStore, Store};
+use super::{NewSession, PgStore, SqliteStore, Store};
+use crate::domain::{RouterName, SessionId};
+
+/// A new session of `account` on `router` at tunnel address `remote`, from
+/// 203.0.113.7 over L2TP, prompting chat 1, due `deadline_in` from now.
+pub fn new_session(
+    router: RouterName,
+    account: &str,
+    remote: &str,
+    deadline_in: chrono::Duration,
+) -> NewSession {
+    let now = chrono::Utc::now();
+    NewSession {
+        id: SessionId::new(),
+        router,
+        account: account.parse().expect("account name"),
+        caller_id: "203.0.113.7".parse().expect("caller"),
+        remote_address: remote.parse().expect("tunnel address"),
+        local_address: None,
+        service: "l2tp".parse().expect("service"),
+        interface: None,
+        chat_id: Some(1),
+        language: None,
+        created_at: now,
+        deadline: now + deadline_in,
+    }
+}
 
 /// A database that lives as long as the test holds it.
 pub struct TestDb {
