@@ -111,17 +111,11 @@ impl Database {
     /// Runs `sql`, written by the bench itself with no value from input, on
     /// the run's database over a connection of its own.
     async fn execute(&self, sql: &str) -> anyhow::Result<()> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         if self.scratch.is_some() {
-            let mut conn = PgConnectOptions::from_str(&self.url)?.connect().await?;
-            sqlx::raw_sql(sql).execute(&mut conn).await?;
-            conn.close().await.ok();
+            execute_on(PgConnectOptions::from_str(&self.url)?, sql).await
         } else {
-            let mut conn = SqliteConnectOptions::from_str(&self.url)?.connect().await?;
-            sqlx::raw_sql(sql).execute(&mut conn).await?;
-            conn.close().await.ok();
+            execute_on(SqliteConnectOptions::from_str(&self.url)?, sql).await
         }
-        Ok(())
     }
 
     pub async fn drop_scratch(&mut self) -> anyhow::Result<()> {
@@ -149,4 +143,19 @@ fn redacted(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// Runs the bench's own `sql` over a new connection made with `options`.
+async fn execute_on<O>(options: O, sql: &str) -> anyhow::Result<()>
+where
+    O: ConnectOptions<Connection: Sized>,
+    for<'c> &'c mut O::Connection:
+        sqlx::Executor<'c, Database = <O::Connection as Connection>::Database>,
+{
+    let mut conn = options.connect().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await.ok();
+    Ok(())
 }

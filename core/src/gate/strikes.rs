@@ -12,7 +12,7 @@ use crate::config::format_duration;
 use crate::domain::{CallerId, SessionId};
 use crate::router::PppMatch;
 use crate::storage::{
-    AuditEntry, Ban, NewStrike, Session, StrikeFacts, StrikeKind, ban_covering, network_banned,
+    AuditEntry, Ban, NewStrike, Session, StrikeFacts, StrikeKind, network_banned,
 };
 use crate::telegram::messages;
 
@@ -59,9 +59,8 @@ impl Gate {
             .store()
             .strike_facts(&s.caller_id, now - window, now)
             .await?;
-        if let Some(ip) = s.caller_id.ip()
-            && ban_covering(&bans, ip).is_some()
-        {
+        // Every ban read is in force and covers the caller.
+        if !bans.is_empty() {
             drop(judging);
             self.kick_caller(s.caller_id, Some(s.id)).await;
             return Ok(None);

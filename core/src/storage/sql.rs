@@ -44,17 +44,29 @@ fn network_in(first: usize, n: usize) -> String {
     format!("network IN ({})", list.join(", "))
 }
 
-/// How many candidate networks an address of each family has (33 and 129).
-fn candidates_per_family() -> [usize; 2] {
-    let v4 = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    let v6 = std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
-    [v4, v6].map(|ip| super::BanMatch::Covering(ip).candidates().len())
+/// The networks whose bans cover `caller`, bound as a lookup's last values
+/// ([`super::BanMatch::candidates`]); none when the caller is no address.
+pub(super) fn caller_networks(caller: Option<std::net::IpAddr>) -> Vec<String> {
+    caller
+        .map(|ip| super::BanMatch::Covering(ip).candidates())
+        .unwrap_or_default()
 }
 
-/// Which of a per-family set of statements serves `caller`: 0 for IPv4,
-/// 1 for IPv6.
-fn family_slot(caller: std::net::IpAddr) -> usize {
-    usize::from(caller.is_ipv6())
+/// A lookup's statement for each kind of caller, IPv4, IPv6 and no address,
+/// written by `text` from the number of the caller's networks (33, 129, 0).
+fn texts_per_caller(text: impl Fn(usize) -> String) -> [String; 3] {
+    let v4 = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let v6 = std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    [Some(v4), Some(v6), None].map(|caller| text(caller_networks(caller).len()))
+}
+
+/// The one of [`texts_per_caller`]'s statements that serves `caller`.
+fn text_for(texts: &'static [String; 3], caller: Option<std::net::IpAddr>) -> &'static str {
+    match caller {
+        Some(std::net::IpAddr::V4(_)) => &texts[0],
+        Some(std::net::IpAddr::V6(_)) => &texts[1],
+        None => &texts[2],
+    }
 }
 
 /// [`Store::connect_facts`](super::Store::connect_facts) as one statement:
@@ -66,11 +78,9 @@ fn family_slot(caller: std::net::IpAddr) -> usize {
 /// ban's, each NULL when there is none. No bound LIMIT: SQLite plans such a
 /// statement again on every run. One text per kind of caller, written once.
 pub(super) fn connect_facts_sql(caller: Option<std::net::IpAddr>) -> &'static str {
-    static BY_FAMILY: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
-        let [v4, v6] = candidates_per_family();
-        [v4, v6, 0].map(connect_facts_text)
-    });
-    &BY_FAMILY[caller.map_or(2, family_slot)]
+    static TEXTS: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| texts_per_caller(connect_facts_text));
+    text_for(&TEXTS, caller)
 }
 
 fn connect_facts_text(networks: usize) -> String {
@@ -99,21 +109,21 @@ fn connect_facts_text(networks: usize) -> String {
 /// ban's columns, NULL when there is none. One text per kind of caller,
 /// written once.
 pub(super) fn strike_facts_sql(caller: Option<std::net::IpAddr>) -> &'static str {
-    static BY_FAMILY: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
-        let [v4, v6] = candidates_per_family();
-        [v4, v6, 0].map(|networks| {
-            format!(
-                "SELECT c.strikes, b.* FROM \
-                 (SELECT COUNT(*) AS strikes FROM strikes \
-                 WHERE caller_id = $1 AND at >= $2) AS c \
-                 LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, \
-                 until, lifted_at, lifted_by FROM bans \
-                 WHERE lifted_at IS NULL AND until > $3 AND {}) AS b ON TRUE",
-                network_in(4, networks)
-            )
-        })
-    });
-    &BY_FAMILY[caller.map_or(2, family_slot)]
+    static TEXTS: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| texts_per_caller(strike_facts_text));
+    text_for(&TEXTS, caller)
+}
+
+fn strike_facts_text(networks: usize) -> String {
+    format!(
+        "SELECT c.strikes, b.* FROM \
+         (SELECT COUNT(*) AS strikes FROM strikes \
+         WHERE caller_id = $1 AND at >= $2) AS c \
+         LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, \
+         until, lifted_at, lifted_by FROM bans \
+         WHERE lifted_at IS NULL AND until > $3 AND {}) AS b ON TRUE",
+        network_in(4, networks)
+    )
 }
 
 /// The WHERE clause of a session listing: `$1` state, `$2` router, `$3`
@@ -960,9 +970,7 @@ macro_rules! impl_store {
                     .bind(remote_address.to_string())
                     .bind(account.as_str())
                     .bind(ms(at));
-                let networks =
-                    caller.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
-                for network in networks.unwrap_or_default() {
+                for network in $crate::storage::sql::caller_networks(caller) {
                     query = query.bind(network);
                 }
                 let rows = query
@@ -1152,8 +1160,7 @@ macro_rules! impl_store {
                     .bind(caller_id.to_string())
                     .bind(ms(since))
                     .bind(ms(at));
-                let networks = ip.map(|ip| $crate::storage::BanMatch::Covering(ip).candidates());
-                for network in networks.unwrap_or_default() {
+                for network in $crate::storage::sql::caller_networks(ip) {
                     query = query.bind(network);
                 }
                 let rows = query.fetch_all(&self.reads).await?;

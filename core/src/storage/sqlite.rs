@@ -318,7 +318,7 @@ mod tests {
             query = query.bind(*value);
         }
         query = query.bind(0_i64);
-        for network in crate::storage::BanMatch::Covering(caller).candidates() {
+        for network in crate::storage::sql::caller_networks(Some(caller)) {
             query = query.bind(network);
         }
         let steps = query.fetch_all(&store.reads).await.unwrap();
