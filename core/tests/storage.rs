@@ -1211,6 +1211,31 @@ async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once(
     let mut v6_bans = facts(&alice, tunnel, Some(v6)).await.bans;
     v6_bans.sort_by_key(|b| b.id);
     assert_eq!(v6_bans, [v6_net, v6_host]);
+
+    // Asked at once (PostgreSQL answers such connects in one statement),
+    // each connect hears what it hears alone.
+    let bob: AccountName = "bob".parse().unwrap();
+    let asked = [
+        (&alice, tunnel, Some(caller)),
+        (&bob, tunnel, Some(caller)),
+        (&alice, "10.10.0.9".parse().unwrap(), Some(caller)),
+        (&alice, tunnel, None),
+        (&alice, tunnel, Some(v6)),
+        (&alice, tunnel, Some("192.0.2.1".parse().unwrap())),
+    ];
+    let by_id = |mut facts: tgate_core::storage::ConnectFacts| {
+        facts.bans.sort_by_key(|b| b.id);
+        facts
+    };
+    let mut alone = Vec::new();
+    for (account, tunnel, caller) in asked {
+        alone.push(by_id(facts(account, tunnel, caller).await));
+    }
+    let together = futures::future::join_all(
+        asked.map(|(account, tunnel, caller)| facts(account, tunnel, caller)),
+    )
+    .await;
+    assert_eq!(together.into_iter().map(by_id).collect::<Vec<_>>(), alone);
 }
 
 #[tokio::test]

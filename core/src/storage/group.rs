@@ -1,6 +1,6 @@
 //! Group commit for rows many tasks write at once (the audit log, strikes,
 //! new pending sessions, prompts' message ids, expiries at the deadline,
-//! the worker's expiry jobs). Each
+//! the worker's expiry jobs), and on PostgreSQL for connects' reads. Each
 //! caller still waits until its own row is stored and hears its own row's
 //! outcome, so nothing is lost that a caller was told is written; but the
 //! rows that arrive while one write runs go to the database together, as

@@ -2,20 +2,22 @@
 //! share one database and agree through its row-level atomicity.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
 
 use super::group::Group;
 use super::sql::{
-    AccountRow, AuditRow, BanRow, InviteRow, SessionRow, audit_group, expiry_group, impl_store,
-    message_id_group, ms, parsed, pending_group, session_columns, session_filter, strike_group,
+    AccountRow, AuditRow, BanRow, ConnectAsk, InviteRow, SessionRow, audit_group, connect_facts,
+    connect_facts_many_sql, expiry_group, impl_store, message_id_group, ms, networks_text, parsed,
+    pending_group, session_columns, session_filter, strike_group,
 };
 use super::{
-    Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, Inserted, Invite, InviteUse,
-    NewBan, NewSession, NewStrike, Session, SessionFilter, StoreError,
+    Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, ConnectFacts, Inserted, Invite,
+    InviteUse, NewBan, NewSession, NewStrike, Session, SessionFilter, StoreError,
 };
 use crate::domain::{AccountName, RouterName, SessionId, SessionState, Transition};
 
@@ -24,6 +26,9 @@ const POOL: u32 = 8;
 
 /// The pending inserts' own connection (see [`PgStore::open_with`]).
 const UNFLUSHED: u32 = 1;
+
+/// The connects' reads' own connection (see [`connect_reads`]).
+const CONNECT_READS: u32 = 1;
 
 /// A connection idle this long is checked with a round trip before it is
 /// used again: the server may have closed it meanwhile (a restart, an idle
@@ -37,6 +42,8 @@ pub struct PgStore {
     /// The same pool again: the job queue's tables are in the same
     /// database, in apalis's schema.
     jobs: PgPool,
+    /// Connects' reads, asked together ([`connect_reads`]).
+    connects: Group<ConnectAsk, ConnectFacts>,
     audits: Group<AuditEntry>,
     /// New pending sessions, inserted together on a connection of their
     /// own that does not wait for the log's flush (see
@@ -93,7 +100,13 @@ impl PgStore {
         // prompt's buttons then answer "Unknown session". One connection:
         // the group writes one batch at a time.
         let unflushed = pool_of(UNFLUSHED)
-            .connect_with(options.options([("synchronous_commit", "off")]))
+            .connect_with(options.clone().options([("synchronous_commit", "off")]))
+            .await?;
+        // Connects' reads, asked together, on a connection of their own
+        // that plans their statement once ([`connect_reads`]). One
+        // connection: the group asks one batch at a time.
+        let connect_reads_pool = pool_of(CONNECT_READS)
+            .connect_with(options.options([("plan_cache_mode", "force_generic_plan")]))
             .await?;
         let mut migrator = sqlx::migrate!("./migrations/postgres");
         // The job queue keeps its own migrations in the same database.
@@ -102,6 +115,7 @@ impl PgStore {
         Ok(PgStore {
             reads: pool.clone(),
             jobs: pool.clone(),
+            connects: connect_reads(connect_reads_pool),
             audits: audit_group!(sqlx::Postgres, pool),
             pending_inserts: pending_group!(sqlx::Postgres, unflushed),
             message_ids: message_id_group!(sqlx::Postgres, pool),
@@ -114,6 +128,50 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Connects' reads go to the server together: a statement costs the
+    /// server far more than one more row of answer.
+    fn connect_reads(&self) -> Option<&Group<ConnectAsk, ConnectFacts>> {
+        Some(&self.connects)
+    }
+}
+
+/// A [`Group`] that answers [`Store::connect_facts`](super::Store::connect_facts)
+/// for the connects that arrive together, in one statement
+/// ([`connect_facts_many_sql`]) on `pool`, whose connection must plan it
+/// once for all (`plan_cache_mode = force_generic_plan`). Left to choose,
+/// the server plans it afresh on every run: a plan for arrays of unknown
+/// length looks dearer than one made for the arrays at hand, though both
+/// look each connect up by the same indexes.
+fn connect_reads(pool: PgPool) -> Group<ConnectAsk, ConnectFacts> {
+    Group::start(move |asks: Arc<Vec<ConnectAsk>>| {
+        let pool = pool.clone();
+        async move {
+            let column =
+                |value: fn(&ConnectAsk) -> String| asks.iter().map(value).collect::<Vec<_>>();
+            let rows = sqlx::query(connect_facts_many_sql())
+                .bind(column(|a| a.router.to_string()))
+                .bind(column(|a| a.remote_address.to_string()))
+                .bind(column(|a| a.account.to_string()))
+                .bind(asks.iter().map(|a| ms(a.at)).collect::<Vec<_>>())
+                .bind(column(|a| networks_text(a.caller)))
+                .fetch_all(&pool)
+                .await?;
+            // Each connect's rows, by the position each row ends with.
+            let mut answers: Vec<Vec<PgRow>> = asks.iter().map(|_| Vec::new()).collect();
+            for row in rows {
+                let position: i64 = row.try_get(row.len() - 1)?;
+                let slot = usize::try_from(position - 1)
+                    .ok()
+                    .and_then(|i| answers.get_mut(i))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("connect facts".into(), format!("position {position}"))
+                    })?;
+                slot.push(row);
+            }
+            answers.into_iter().map(connect_facts).collect()
+        }
+    })
 }
 
 /// `size` connections opened at start, each checked before use only when
@@ -155,14 +213,15 @@ mod tests {
     use sqlx::Connection;
 
     use super::*;
+    use crate::storage::Store;
     use crate::storage::testing::{TestDb, new_session};
 
     /// The server closes every connection of the pools while they sit idle
     /// (as a restart would): once they have been idle past
     /// [`RECHECK_IDLE`], each is found closed before use and replaced, so
-    /// no caller sees the closed ones, the pending inserts' own connection
-    /// included. Runs where the suite runs on PostgreSQL
-    /// (`TGATE_TEST_DATABASE_URL`).
+    /// no caller sees the closed ones, the own connections of the pending
+    /// inserts and of the connects' reads included. Runs where the suite
+    /// runs on PostgreSQL (`TGATE_TEST_DATABASE_URL`).
     #[tokio::test]
     async fn connections_the_server_closed_while_idle_are_replaced_before_use() {
         let db = TestDb::new().await;
@@ -185,7 +244,7 @@ mod tests {
             .fetch_one(&mut admin)
             .await
             .unwrap();
-            if open >= i64::from(POOL + UNFLUSHED) {
+            if open >= i64::from(POOL + UNFLUSHED + CONNECT_READS) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -199,7 +258,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             closed.len(),
-            (POOL + UNFLUSHED) as usize,
+            (POOL + UNFLUSHED + CONNECT_READS) as usize,
             "every pooled connection was open"
         );
         tokio::time::sleep(RECHECK_IDLE + Duration::from_millis(200)).await;
@@ -215,5 +274,62 @@ mod tests {
         let new = new_session(router, "alice", "10.10.0.5", chrono::Duration::seconds(60));
         let inserted = store.insert_pending(&new).await.unwrap();
         assert!(matches!(inserted, Inserted::Created(_)), "{inserted:?}");
+        let facts = store
+            .connect_facts(
+                &new.router,
+                &new.account,
+                new.remote_address,
+                new.caller_id.ip(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(facts.open_session.map(|s| s.id), Some(new.id));
+    }
+
+    /// Connects that ask at once share a statement, and each hears its own
+    /// account. Runs where the suite runs on PostgreSQL.
+    #[tokio::test]
+    async fn connects_asking_at_once_are_read_together() {
+        let db = TestDb::new().await;
+        if db.store.backend() != "postgres" {
+            return; // the suite runs on SQLite
+        }
+        let store = PgStore::open(&db.url).await.unwrap();
+        let router: RouterName = "office".parse().unwrap();
+        store
+            .sync_routers(std::slice::from_ref(&router))
+            .await
+            .unwrap();
+        let accounts: Vec<AccountName> = (0..10)
+            .map(|i| format!("user{i}").parse().unwrap())
+            .collect();
+        for (owner, account) in (100..).zip(&accounts) {
+            store.ensure_account(&router, account).await.unwrap();
+            store
+                .set_account_owner(&router, account, Some(owner))
+                .await
+                .unwrap();
+        }
+        let now = Utc::now();
+        let caller = Some("203.0.113.7".parse().unwrap());
+        let asked = accounts.iter().zip(1..).map(|(account, host)| {
+            let tunnel = std::net::IpAddr::from([10, 10, 0, host]);
+            store.connect_facts(&router, account, tunnel, caller, now)
+        });
+        let answers = futures::future::join_all(asked).await;
+        for ((answer, account), owner) in answers.into_iter().zip(&accounts).zip(100..) {
+            let account_row = answer.unwrap().account.expect("the account's row");
+            assert_eq!(
+                (&account_row.name, account_row.owner_tg_id),
+                (account, Some(owner))
+            );
+        }
+        let together = store
+            .connects
+            .tally()
+            .together
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(together > 0, "every connect was read alone");
     }
 }

@@ -84,20 +84,69 @@ pub(super) fn connect_facts_sql(caller: Option<std::net::IpAddr>) -> &'static st
 }
 
 fn connect_facts_text(networks: usize) -> String {
+    connect_lookup(
+        "(SELECT 1 AS one) AS one",
+        ["$1", "$2", "$3", "$4"],
+        &network_in(5, networks),
+        None,
+    )
+}
+
+/// [`connect_facts_sql`] for many connects at once (PostgreSQL only): `$1`
+/// routers, `$2` tunnel addresses, `$3` accounts, `$4` times (ms) and `$5`
+/// the callers' candidate networks, space-separated ([`networks_text`]),
+/// one element per connect. Each row is one of [`connect_facts_sql`]'s with
+/// the connect's position (from 1) after it, and the rows come in the
+/// connects' order.
+pub(super) fn connect_facts_many_sql() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        connect_lookup(
+            "unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[]) \
+             WITH ORDINALITY AS q(router, remote_address, account, at, networks, i)",
+            ["q.router", "q.remote_address", "q.account", "q.at"],
+            // An index condition: each connect looks up only its own.
+            "network = ANY (string_to_array(q.networks, ' '))",
+            Some("q.i"),
+        )
+    });
+    &TEXT
+}
+
+/// A caller's candidate networks ([`caller_networks`]) as one
+/// space-separated text, for [`connect_facts_many_sql`].
+pub(super) fn networks_text(caller: Option<std::net::IpAddr>) -> String {
+    caller_networks(caller).join(" ")
+}
+
+/// The open session at an address, the account, and the bans in force
+/// covering the caller, for what `from` names: `keys` are the router, the
+/// tunnel address, the account and the time (ms) as `from` gives them, and
+/// `covering` is the bans' network condition. With a `position`, `from`
+/// has many rows (the lookups join each of them, LATERAL, which SQLite
+/// lacks), and every answer ends with the position and comes in its order.
+fn connect_lookup(from: &str, keys: [&str; 4], covering: &str, position: Option<&str>) -> String {
+    let [router, address, account, at] = keys;
+    let join = if position.is_some() {
+        "LEFT JOIN LATERAL"
+    } else {
+        "LEFT JOIN"
+    };
+    let (select, order) = position.map_or((String::new(), String::new()), |p| {
+        (format!(", {p}"), format!(" ORDER BY {p}"))
+    });
     format!(
-        "SELECT s.*, a.*, b.* FROM (SELECT 1 AS one) AS one \
-         LEFT JOIN (SELECT {} FROM sessions \
-         WHERE router = $1 AND remote_address = $2 AND account = $3 \
+        "SELECT s.*, a.*, b.*{select} FROM {from} \
+         {join} (SELECT {} FROM sessions \
+         WHERE router = {router} AND remote_address = {address} AND account = {account} \
          AND state IN ('pending', 'confirmed') \
          ORDER BY created_at DESC LIMIT 1) AS s ON TRUE \
-         LEFT JOIN (SELECT router, name, owner_tg_id, language, is_admin, locked, \
+         {join} (SELECT router, name, owner_tg_id, language, is_admin, locked, \
          unenrolled_alerted_at, created_at FROM accounts \
-         WHERE router = $1 AND name = $3) AS a ON TRUE \
-         LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, until, \
+         WHERE router = {router} AND name = {account}) AS a ON TRUE \
+         {join} (SELECT id, network, reason, source, created_by, created_at, until, \
          lifted_at, lifted_by FROM bans \
-         WHERE lifted_at IS NULL AND until > $4 AND {}) AS b ON TRUE",
+         WHERE lifted_at IS NULL AND until > {at} AND {covering}) AS b ON TRUE{order}",
         session_columns!(),
-        network_in(5, networks)
     )
 }
 
@@ -197,6 +246,17 @@ macro_rules! row_at {
             }),
         }
     }};
+}
+
+/// One connect's question to [`Store::connect_facts`](super::Store::connect_facts),
+/// for a backend that asks many at once ([`connect_facts_many_sql`]).
+#[derive(Debug, Clone)]
+pub struct ConnectAsk {
+    pub router: crate::domain::RouterName,
+    pub account: crate::domain::AccountName,
+    pub remote_address: std::net::IpAddr,
+    pub caller: Option<std::net::IpAddr>,
+    pub at: DateTime<Utc>,
 }
 
 /// Decodes the rows of [`connect_facts_sql`]: the session and the account
@@ -965,6 +1025,16 @@ macro_rules! impl_store {
                 caller: Option<std::net::IpAddr>,
                 at: DateTime<Utc>,
             ) -> Result<$crate::storage::ConnectFacts, StoreError> {
+                if let Some(reads) = self.connect_reads() {
+                    let ask = $crate::storage::sql::ConnectAsk {
+                        router: router.clone(),
+                        account: account.clone(),
+                        remote_address,
+                        caller,
+                        at,
+                    };
+                    return reads.append(ask).await;
+                }
                 let mut query = sqlx::query($crate::storage::sql::connect_facts_sql(caller))
                     .bind(router.as_str())
                     .bind(remote_address.to_string())
