@@ -12,8 +12,8 @@ use sqlx::{PgPool, Row};
 use super::group::Group;
 use super::sql::{
     AccountRow, AuditRow, BanRow, ConnectAsk, InviteRow, SessionRow, audit_group, connect_facts,
-    connect_facts_many_sql, expiry_group, impl_store, message_id_group, ms, networks_text, parsed,
-    pending_group, session_columns, session_filter, strike_group,
+    connect_facts_many_sql, connect_facts_query, expiry_group, impl_store, message_id_group, ms,
+    networks_text, parsed, pending_group, session_columns, session_filter, strike_group,
 };
 use super::{
     Account, AuditEntry, AuditFilter, AuditRecord, Ban, BanFilter, ConnectFacts, Inserted, Invite,
@@ -142,11 +142,17 @@ impl PgStore {
 /// once for all (`plan_cache_mode = force_generic_plan`). Left to choose,
 /// the server plans it afresh on every run: a plan for arrays of unknown
 /// length looks dearer than one made for the arrays at hand, though both
-/// look each connect up by the same indexes.
+/// look each connect up by the same indexes. A connect that asks alone
+/// runs [`connect_facts_sql`](super::sql::connect_facts_sql), whose plan
+/// is simpler to run.
 fn connect_reads(pool: PgPool) -> Group<ConnectAsk, ConnectFacts> {
     Group::start(move |asks: Arc<Vec<ConnectAsk>>| {
         let pool = pool.clone();
         async move {
+            if let [ask] = asks.as_slice() {
+                let rows = connect_facts_query(ask).fetch_all(&pool).await?;
+                return Ok(vec![connect_facts(rows)?]);
+            }
             let column =
                 |value: fn(&ConnectAsk) -> String| asks.iter().map(value).collect::<Vec<_>>();
             let rows = sqlx::query(connect_facts_many_sql())

@@ -92,12 +92,31 @@ fn connect_facts_text(networks: usize) -> String {
     )
 }
 
+/// [`connect_facts_sql`] with `ask`'s values bound.
+pub(super) fn connect_facts_query<'a, DB>(
+    ask: &ConnectAsk,
+) -> sqlx::query::Query<'a, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::query(connect_facts_sql(ask.caller))
+        .bind(ask.router.to_string())
+        .bind(ask.remote_address.to_string())
+        .bind(ask.account.to_string())
+        .bind(ms(ask.at));
+    for network in caller_networks(ask.caller) {
+        query = query.bind(network);
+    }
+    query
+}
+
 /// [`connect_facts_sql`] for many connects at once (PostgreSQL only): `$1`
 /// routers, `$2` tunnel addresses, `$3` accounts, `$4` times (ms) and `$5`
 /// the callers' candidate networks, space-separated ([`networks_text`]),
 /// one element per connect. Each row is one of [`connect_facts_sql`]'s with
-/// the connect's position (from 1) after it, and the rows come in the
-/// connects' order.
+/// the connect's position (from 1) after it.
 pub(super) fn connect_facts_many_sql() -> &'static str {
     static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         connect_lookup(
@@ -123,7 +142,7 @@ pub(super) fn networks_text(caller: Option<std::net::IpAddr>) -> String {
 /// tunnel address, the account and the time (ms) as `from` gives them, and
 /// `covering` is the bans' network condition. With a `position`, `from`
 /// has many rows (the lookups join each of them, LATERAL, which SQLite
-/// lacks), and every answer ends with the position and comes in its order.
+/// lacks), and every answer ends with the position.
 fn connect_lookup(from: &str, keys: [&str; 4], covering: &str, position: Option<&str>) -> String {
     let [router, address, account, at] = keys;
     let join = if position.is_some() {
@@ -131,9 +150,7 @@ fn connect_lookup(from: &str, keys: [&str; 4], covering: &str, position: Option<
     } else {
         "LEFT JOIN"
     };
-    let (select, order) = position.map_or((String::new(), String::new()), |p| {
-        (format!(", {p}"), format!(" ORDER BY {p}"))
-    });
+    let select = position.map_or(String::new(), |p| format!(", {p}"));
     format!(
         "SELECT s.*, a.*, b.*{select} FROM {from} \
          {join} (SELECT {} FROM sessions \
@@ -145,7 +162,7 @@ fn connect_lookup(from: &str, keys: [&str; 4], covering: &str, position: Option<
          WHERE router = {router} AND name = {account}) AS a ON TRUE \
          {join} (SELECT id, network, reason, source, created_by, created_at, until, \
          lifted_at, lifted_by FROM bans \
-         WHERE lifted_at IS NULL AND until > {at} AND {covering}) AS b ON TRUE{order}",
+         WHERE lifted_at IS NULL AND until > {at} AND {covering}) AS b ON TRUE",
         session_columns!(),
     )
 }
@@ -1025,25 +1042,17 @@ macro_rules! impl_store {
                 caller: Option<std::net::IpAddr>,
                 at: DateTime<Utc>,
             ) -> Result<$crate::storage::ConnectFacts, StoreError> {
+                let ask = $crate::storage::sql::ConnectAsk {
+                    router: router.clone(),
+                    account: account.clone(),
+                    remote_address,
+                    caller,
+                    at,
+                };
                 if let Some(reads) = self.connect_reads() {
-                    let ask = $crate::storage::sql::ConnectAsk {
-                        router: router.clone(),
-                        account: account.clone(),
-                        remote_address,
-                        caller,
-                        at,
-                    };
                     return reads.append(ask).await;
                 }
-                let mut query = sqlx::query($crate::storage::sql::connect_facts_sql(caller))
-                    .bind(router.as_str())
-                    .bind(remote_address.to_string())
-                    .bind(account.as_str())
-                    .bind(ms(at));
-                for network in $crate::storage::sql::caller_networks(caller) {
-                    query = query.bind(network);
-                }
-                let rows = query
+                let rows = $crate::storage::sql::connect_facts_query(&ask)
                     .fetch_all(&self.reads)
                     .await?;
                 $crate::storage::sql::connect_facts(rows)
