@@ -14,6 +14,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use tgate_core::domain::{AccountName, RouterName, SessionState};
+use tgate_core::gate::EXPIRY_QUEUE;
 use tgate_core::storage::{NewBan, Store};
 use tgate_sim::{
     ApiCall, BotApiSim, BotApiSimConfig, OnUpHook, RouterSim, RouterSimConfig, TgUser,
@@ -249,7 +250,9 @@ impl System {
     }
 
     /// Waits until tgate has worked off what the last scenario left it: no
-    /// session pending and no Bot API call (prompt edits, notes) for half a
+    /// session pending, no expiry job left to run (a session decided or
+    /// closed early still has its job, which runs at the deadline and finds
+    /// nothing to do), and no Bot API call (prompt edits, notes) for half a
     /// second. Each scenario then measures its own load, not the tail of
     /// the one before (the sustained climb ends with a rate tgate could not
     /// keep up with). Gives up after a minute.
@@ -271,6 +274,7 @@ impl System {
                     .sessions_in_state(SessionState::Pending, 1)
                     .await?
                     .is_empty()
+                && self.store.expiry_jobs(EXPIRY_QUEUE, Utc::now()).await?.0 == 0
             {
                 break;
             }

@@ -95,8 +95,12 @@ pub async fn run(system: &System, args: &BenchArgs) -> anyhow::Result<Sustained>
         if !passed {
             break;
         }
-        // Let the edits of the closed prompts go out before the next step.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The next step starts once tgate has worked off this one (its
+        // down events, the edits of the closed prompts), as each scenario
+        // does: a step measures its own rate, not what the one before left
+        // behind, and a rate's verdict does not hang on which rates came
+        // before it.
+        system.settle().await?;
     }
     Ok(out)
 }
