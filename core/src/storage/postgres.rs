@@ -128,12 +128,6 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
-
-    /// Connects' reads go to the server together: a statement costs the
-    /// server far more than one more row of answer.
-    fn connect_reads(&self) -> Option<&Group<ConnectAsk, ConnectFacts>> {
-        Some(&self.connects)
-    }
 }
 
 /// A [`Group`] that answers [`Store::connect_facts`](super::Store::connect_facts)
@@ -200,6 +194,12 @@ fn pool_of(size: u32) -> PgPoolOptions {
 
 impl super::sql::Backend for PgStore {
     type Db = sqlx::Postgres;
+
+    /// Connects' reads go to the server together: a statement costs the
+    /// server far more than one more row of answer.
+    fn connect_reads(&self) -> Option<&Group<ConnectAsk, ConnectFacts>> {
+        Some(&self.connects)
+    }
 }
 
 // apalis-postgres's table, in its own schema; `run_at` is a timestamptz.

@@ -101,12 +101,25 @@ where
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    let mut query = sqlx::query(connect_facts_sql(ask.caller))
+    let query = sqlx::query(connect_facts_sql(ask.caller))
         .bind(ask.router.to_string())
         .bind(ask.remote_address.to_string())
         .bind(ask.account.to_string())
         .bind(ms(ask.at));
-    for network in caller_networks(ask.caller) {
+    bind_networks(query, ask.caller)
+}
+
+/// `query` with `caller`'s candidate networks ([`caller_networks`]) bound
+/// as its last values, as a lookup of the bans covering it takes them.
+pub(super) fn bind_networks<'a, DB>(
+    mut query: sqlx::query::Query<'a, DB, <DB as sqlx::Database>::Arguments>,
+    caller: Option<std::net::IpAddr>,
+) -> sqlx::query::Query<'a, DB, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    for network in caller_networks(caller) {
         query = query.bind(network);
     }
     query
@@ -1049,7 +1062,7 @@ macro_rules! impl_store {
                     caller,
                     at,
                 };
-                if let Some(reads) = self.connect_reads() {
+                if let Some(reads) = $crate::storage::sql::Backend::connect_reads(self) {
                     return reads.append(ask).await;
                 }
                 let rows = $crate::storage::sql::connect_facts_query(&ask)
@@ -1235,14 +1248,13 @@ macro_rules! impl_store {
                 at: DateTime<Utc>,
             ) -> Result<$crate::storage::StrikeFacts, StoreError> {
                 let ip = caller_id.ip();
-                let mut query = sqlx::query($crate::storage::sql::strike_facts_sql(ip))
+                let query = sqlx::query($crate::storage::sql::strike_facts_sql(ip))
                     .bind(caller_id.to_string())
                     .bind(ms(since))
                     .bind(ms(at));
-                for network in $crate::storage::sql::caller_networks(ip) {
-                    query = query.bind(network);
-                }
-                let rows = query.fetch_all(&self.reads).await?;
+                let rows = $crate::storage::sql::bind_networks(query, ip)
+                    .fetch_all(&self.reads)
+                    .await?;
                 $crate::storage::sql::strike_facts(rows)
             }
 
@@ -1610,7 +1622,15 @@ macro_rules! impl_store {
 
 pub(super) use impl_store;
 
-/// Names the sqlx database type behind a store, for the macro's helpers.
+/// Names the sqlx database type behind a store, for the macro's helpers,
+/// and what a backend does its own way.
 pub trait Backend {
     type Db: sqlx::Database;
+
+    /// The group that asks connects' facts together, for a backend whose
+    /// every statement is a round trip; none (the default) reads each
+    /// connect's alone.
+    fn connect_reads(&self) -> Option<&super::group::Group<ConnectAsk, super::ConnectFacts>> {
+        None
+    }
 }

@@ -64,14 +64,6 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// None: a connect's read runs alone, beside the writer, and costs
-    /// SQLite no round trip ([`PgStore::connect_reads`](super::postgres::PgStore)).
-    fn connect_reads(
-        &self,
-    ) -> Option<&Group<crate::storage::sql::ConnectAsk, crate::storage::ConnectFacts>> {
-        None
-    }
-
     /// Opens (creating if needed) the file the `sqlite://` URL names and
     /// applies migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
