@@ -1239,6 +1239,166 @@ async fn a_connects_facts_are_the_session_the_bans_and_the_account_read_at_once(
 }
 
 #[tokio::test]
+async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statement() {
+    let db = db().await;
+    let store = db.store.as_ref();
+    let now = Utc::now();
+    let stored = || async { store.count_sessions(&Default::default()).await.unwrap() };
+    // An account owned by chat `owner`, who reads `language`.
+    let owned = |name: &'static str, owner: i64, language: Option<&'static str>| async move {
+        let name: AccountName = name.parse().unwrap();
+        store.ensure_account(&router(), &name).await.unwrap();
+        store
+            .set_account_owner(&router(), &name, Some(owner))
+            .await
+            .unwrap();
+        if let Some(language) = language {
+            store.set_owner_language(owner, language).await.unwrap();
+        }
+    };
+
+    // Not plain: no account, then an account nobody owns.
+    let alice = pending("alice", "10.10.0.5", "203.0.113.7");
+    assert_eq!(store.insert_plain_pending(&alice).await.unwrap(), None);
+    store
+        .ensure_account(&router(), &"alice".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(store.insert_plain_pending(&alice).await.unwrap(), None);
+    assert_eq!(stored().await, 0);
+
+    // Plain: the session as given, prompting the owner in the default
+    // language, not the chat and language the new session names.
+    owned("alice", 4242, None).await;
+    let given = NewSession {
+        chat_id: Some(7),
+        language: Some("ru".into()),
+        ..alice.clone()
+    };
+    let inserted = store.insert_plain_pending(&given).await.unwrap().unwrap();
+    assert_eq!(
+        Some(&inserted),
+        store.session(alice.id).await.unwrap().as_ref()
+    );
+    assert_eq!(
+        (
+            inserted.id,
+            inserted.state,
+            inserted.chat_id,
+            inserted.language.as_deref()
+        ),
+        (alice.id, SessionState::Pending, Some(4242), Some("en"))
+    );
+    assert_eq!(
+        (
+            inserted.caller_id,
+            inserted.remote_address,
+            inserted.local_address,
+            inserted.service,
+            inserted.interface.clone(),
+        ),
+        (
+            alice.caller_id,
+            alice.remote_address,
+            alice.local_address,
+            alice.service,
+            alice.interface.clone(),
+        )
+    );
+    assert_eq!(
+        (
+            inserted.created_at.timestamp_millis(),
+            inserted.deadline.timestamp_millis()
+        ),
+        (
+            alice.created_at.timestamp_millis(),
+            alice.deadline.timestamp_millis()
+        )
+    );
+
+    // Not plain: the account's session pending elsewhere, or open at the
+    // address; then the address held by a confirmed session.
+    let elsewhere = pending("alice", "10.10.0.9", "198.51.100.4");
+    assert_eq!(store.insert_plain_pending(&elsewhere).await.unwrap(), None);
+    store
+        .transition(alice.id, Transition::Confirm, now, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let again = pending("alice", "10.10.0.5", "198.51.100.4");
+    assert_eq!(store.insert_plain_pending(&again).await.unwrap(), None);
+    assert_eq!(stored().await, 1);
+    // Once it is closed, the address is free again.
+    store
+        .transition(alice.id, Transition::Close, now, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.insert_plain_pending(&again).await.unwrap().is_some());
+
+    // The owner's language as prompts read it: any case, else the default.
+    owned("bob", 5001, Some("RU")).await;
+    owned("carol", 5002, Some("de")).await;
+    let bob = store
+        .insert_plain_pending(&pending("bob", "10.10.0.6", "203.0.113.7"))
+        .await
+        .unwrap()
+        .unwrap();
+    let carol = store
+        .insert_plain_pending(&pending("carol", "10.10.0.7", "203.0.113.7"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (bob.language.as_deref(), carol.language.as_deref()),
+        (Some("ru"), Some("en"))
+    );
+
+    // Not plain: a locked account; a caller inside a ban in force.
+    owned("dave", 5003, None).await;
+    store
+        .set_account_locked(&router(), &"dave".parse().unwrap(), true)
+        .await
+        .unwrap();
+    let dave = pending("dave", "10.10.0.8", "203.0.113.7");
+    assert_eq!(store.insert_plain_pending(&dave).await.unwrap(), None);
+    owned("erin", 5004, None).await;
+    let ban = |network: &str, hours: i64| admin_ban(network, now, hours);
+    store.insert_ban(&ban("192.0.2.0/24", -1)).await.unwrap(); // over
+    store.insert_ban(&ban("192.0.2.128/25", 1)).await.unwrap();
+    let banned = pending("erin", "10.10.0.10", "192.0.2.200");
+    assert_eq!(store.insert_plain_pending(&banned).await.unwrap(), None);
+    let v6_ban = store.insert_ban(&ban("2001:db8::/32", 1)).await.unwrap();
+    let banned_v6 = pending("erin", "10.10.0.10", "2001:db8::5");
+    assert_eq!(store.insert_plain_pending(&banned_v6).await.unwrap(), None);
+    assert_eq!(stored().await, 4);
+    // Outside the bans, or lifted, or a caller that is no address.
+    let free = pending("erin", "10.10.0.10", "192.0.2.100");
+    assert!(store.insert_plain_pending(&free).await.unwrap().is_some());
+    store
+        .transition(free.id, Transition::Close, now, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    store.lift_ban(v6_ban.id, now, "test").await.unwrap();
+    assert!(
+        store
+            .insert_plain_pending(&banned_v6)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .transition(banned_v6.id, Transition::Close, now, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let mac = pending("erin", "10.10.0.10", "AA:BB:CC:DD:EE:FF");
+    assert!(store.insert_plain_pending(&mac).await.unwrap().is_some());
+    assert_eq!(stored().await, 7);
+}
+
+#[tokio::test]
 async fn the_ban_in_force_for_an_address_is_the_longest_covering_one() {
     let db = db().await;
     let store = db.store.as_ref();

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
@@ -86,11 +87,58 @@ pub enum ConnectOutcome {
     Blocked { pending: Session, same_caller: bool },
 }
 
+/// A connect being decided, counted in `Gate::deciding` while it lives.
+struct Deciding<'a> {
+    count: &'a AtomicUsize,
+    /// No other connect was being decided when this one arrived.
+    alone: bool,
+}
+
+impl<'a> Deciding<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        Deciding {
+            count,
+            alone: before == 0,
+        }
+    }
+}
+
+impl Drop for Deciding<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Gate {
     pub async fn connect(self: &Arc<Self>, ev: Connect) -> Result<ConnectOutcome, GateError> {
         let router = self.router(&ev.router)?;
         let store = self.store();
         let now = Utc::now();
+        let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        let trusted = self.trusted(&ev);
+        let deciding = Deciding::enter(&self.deciding);
+
+        // Most connects are plain: a new PPP session of an owned, unlocked
+        // account from a caller nobody banned. One that arrives while no
+        // other is being decided has its session inserted by the statement
+        // that finds it plain: a round trip before the prompt instead of
+        // two. Connects that arrive together are decided below, where
+        // their reads and inserts go to the database together; so is every
+        // connect that is not plain, from what it finds.
+        if !trusted
+            && deciding.alone
+            && let Some(session) = store
+                .insert_plain_pending(&ev.session(None, now, now + timeout))
+                .await?
+        {
+            let lang = (session.language.as_deref())
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_default();
+            drop(deciding);
+            return self.pending(router, &ev, session, lang).await;
+        }
 
         // What decides the connect, read in one go: the session already at
         // this address, the bans covering the caller, and the account.
@@ -133,10 +181,7 @@ impl Gate {
             self.audit_refusal(&ev, "banned").await?;
             return Ok(ConnectOutcome::Banned(ban));
         }
-        let trusted = &self.config().policy.trusted_networks;
-        if let Some(ip) = ev.caller_id.ip()
-            && trusted.iter().any(|n| n.contains(&ip))
-        {
+        if trusted {
             return self.allow_trusted(router, &ev).await;
         }
 
@@ -171,67 +216,13 @@ impl Gate {
         };
 
         let lang = super::telegram::owner_lang(&account);
-        let timeout = chrono::Duration::from_std(self.config().policy.confirm_timeout)
-            .unwrap_or(chrono::Duration::MAX);
         let new = ev.session(Some((chat, lang)), now, now + timeout);
         let mut replaced_once = false;
         loop {
             match store.insert_pending(&new).await? {
                 Inserted::Created(session) => {
-                    info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
-                    // A permit entry for this address belongs to an earlier
-                    // PPP session (a lost down event); it would let this one
-                    // through unconfirmed, since the firewall accepts permit
-                    // before it drops sandbox.
-                    let permit = &router.config.permit_list;
-                    let address = IpNet::from(ev.remote_address);
-                    let sandbox = self.sandbox_entry(router, ev.remote_address, session.id);
-                    let hold = self.apply_pair(
-                        router,
-                        Some(session.id),
-                        (
-                            "permit remove",
-                            router.gateway.remove_address(permit, address),
-                        ),
-                        ("sandbox add", router.gateway.add_address(&sandbox)),
-                    );
-                    let mut hold = std::pin::pin!(hold);
-                    // Queue those two at the router before the prompt goes
-                    // out: the router runs commands in order, so the permit
-                    // of an "It's me" (or of fail_mode = "safe") can never
-                    // land before them and be undone by them. The owner
-                    // waits for nothing else; the bookkeeping and the
-                    // router's answer come after the prompt.
-                    let held = poll_once(hold.as_mut()).await;
-                    self.spawn_prompt(session.clone(), lang);
-                    // On PostgreSQL the session's insert did not wait for
-                    // the log's flush; this row's commit does, and makes
-                    // the session durable with it before the router hears
-                    // 202 (`PgStore::open_with`).
-                    store
-                        .audit(
-                            &AuditEntry::new(format!("router:{}", ev.router), "session.pending")
-                                .router(&ev.router)
-                                .account(&ev.account)
-                                .address(ev.caller_id)
-                                .session(session.id)
-                                .detail(serde_json::json!({
-                                    "remote_address": ev.remote_address,
-                                    "service": ev.service,
-                                })),
-                        )
-                        .await?;
-                    if let Some(scheduler) = &self.scheduler
-                        && let Err(e) = scheduler.schedule(session.id, session.deadline).await
-                    {
-                        // The worker's sweep of overdue sessions still
-                        // expires it; this only costs precision.
-                        tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
-                    }
-                    if !held {
-                        hold.await;
-                    }
-                    return Ok(ConnectOutcome::Pending(session));
+                    drop(deciding);
+                    return self.pending(router, &ev, session, lang).await;
                 }
                 Inserted::PendingExists(pending)
                     if pending.remote_address == ev.remote_address
@@ -288,6 +279,77 @@ impl Gate {
                 }
             }
         }
+    }
+
+    /// A connect's new pending session: the router holds the client in the
+    /// sandbox, and the owner is asked.
+    async fn pending(
+        self: &Arc<Self>,
+        router: &RouterHandle,
+        ev: &Connect,
+        session: Session,
+        lang: Lang,
+    ) -> Result<ConnectOutcome, GateError> {
+        let store = self.store();
+        info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
+        // A permit entry for this address belongs to an earlier PPP session
+        // (a lost down event); it would let this one through unconfirmed,
+        // since the firewall accepts permit before it drops sandbox.
+        let permit = &router.config.permit_list;
+        let address = IpNet::from(ev.remote_address);
+        let sandbox = self.sandbox_entry(router, ev.remote_address, session.id);
+        let hold = self.apply_pair(
+            router,
+            Some(session.id),
+            (
+                "permit remove",
+                router.gateway.remove_address(permit, address),
+            ),
+            ("sandbox add", router.gateway.add_address(&sandbox)),
+        );
+        let mut hold = std::pin::pin!(hold);
+        // Queue those two at the router before the prompt goes out: the
+        // router runs commands in order, so the permit of an "It's me" (or
+        // of fail_mode = "safe") can never land before them and be undone
+        // by them. The owner waits for nothing else; the bookkeeping and
+        // the router's answer come after the prompt.
+        let held = poll_once(hold.as_mut()).await;
+        self.spawn_prompt(session.clone(), lang);
+        // On PostgreSQL the session's insert did not wait for the log's
+        // flush; this row's commit does, and makes the session durable with
+        // it before the router hears 202 (`PgStore::open_with`).
+        store
+            .audit(
+                &AuditEntry::new(format!("router:{}", ev.router), "session.pending")
+                    .router(&ev.router)
+                    .account(&ev.account)
+                    .address(ev.caller_id)
+                    .session(session.id)
+                    .detail(serde_json::json!({
+                        "remote_address": ev.remote_address,
+                        "service": ev.service,
+                    })),
+            )
+            .await?;
+        if let Some(scheduler) = &self.scheduler
+            && let Err(e) = scheduler.schedule(session.id, session.deadline).await
+        {
+            // The worker's sweep of overdue sessions still expires it; this
+            // only costs precision.
+            tracing::error!(session = %session.id, error = %e, "expiry not scheduled");
+        }
+        if !held {
+            hold.await;
+        }
+        Ok(ConnectOutcome::Pending(session))
+    }
+
+    /// Whether the caller is on a trusted network (`policy.trusted_networks`).
+    fn trusted(&self, ev: &Connect) -> bool {
+        let trusted = &self.config().policy.trusted_networks;
+        ev.caller_id
+            .ip()
+            .is_some_and(|ip| trusted.iter().any(|n| n.contains(&ip)))
     }
 
     /// Whether the router still has the session's PPP session. When the

@@ -79,6 +79,9 @@ pub struct Gate {
     /// commands, and a storm's thousand callers must not queue behind each
     /// other.
     strike_locks: [tokio::sync::Mutex<()>; STRIKE_LOCKS],
+    /// Connects between their arrival and their decision (see
+    /// [`Gate::connect`]).
+    deciding: std::sync::atomic::AtomicUsize,
 }
 
 const STRIKE_LOCKS: usize = 1024;
@@ -119,6 +122,7 @@ impl Gate {
             telegram: None,
             scheduler: None,
             strike_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            deciding: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

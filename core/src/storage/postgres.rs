@@ -42,6 +42,9 @@ pub struct PgStore {
     /// The same pool again: the job queue's tables are in the same
     /// database, in apalis's schema.
     jobs: PgPool,
+    /// The pending inserts' connection, which does not wait for the log's
+    /// flush (see [`PgStore::open_with`]).
+    unflushed: PgPool,
     /// Connects' reads, asked together ([`connect_reads`]).
     connects: Group<ConnectAsk, ConnectFacts>,
     audits: Group<AuditEntry>,
@@ -99,8 +102,14 @@ impl PgStore {
         // second anyway): a session the router was never told of, whose
         // prompt's buttons then answer "Unknown session". One connection:
         // the group writes one batch at a time.
+        // A connect's plain pending session is inserted there too, by a
+        // statement with a plan of its own, made once
+        // ([`Store::insert_plain_pending`](super::Store::insert_plain_pending)).
         let unflushed = pool_of(UNFLUSHED)
-            .connect_with(options.clone().options([("synchronous_commit", "off")]))
+            .connect_with(options.clone().options([
+                ("synchronous_commit", "off"),
+                ("plan_cache_mode", "force_generic_plan"),
+            ]))
             .await?;
         // Connects' reads, asked together, on a connection of their own
         // that plans their statement once ([`connect_reads`]). One
@@ -118,6 +127,7 @@ impl PgStore {
             connects: connect_reads(connect_reads_pool),
             audits: audit_group!(sqlx::Postgres, pool),
             pending_inserts: pending_group!(sqlx::Postgres, unflushed),
+            unflushed,
             message_ids: message_id_group!(sqlx::Postgres, pool),
             strikes: strike_group!(sqlx::Postgres, pool),
             expiries: expiry_group!(sqlx::Postgres, pool),
@@ -199,6 +209,12 @@ impl super::sql::Backend for PgStore {
     /// server far more than one more row of answer.
     fn connect_reads(&self) -> Option<&Group<ConnectAsk, ConnectFacts>> {
         Some(&self.connects)
+    }
+
+    /// The pending inserts' own connection, when their group leaves it
+    /// idle.
+    fn plain_pending_pool(&self) -> &PgPool {
+        &self.unflushed
     }
 }
 

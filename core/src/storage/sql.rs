@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Account, AuditRecord, Ban, Invite, Session, StoreError};
+use super::{Account, AuditRecord, Ban, Invite, NewSession, Session, StoreError};
 
 /// The columns of `sessions`, as a literal so queries stay `&'static str`
 /// (sqlx refuses SQL built at run time).
@@ -166,18 +166,104 @@ fn connect_lookup(from: &str, keys: [&str; 4], covering: &str, position: Option<
     let select = position.map_or(String::new(), |p| format!(", {p}"));
     format!(
         "SELECT s.*, a.*, b.*{select} FROM {from} \
-         {join} (SELECT {} FROM sessions \
-         WHERE router = {router} AND remote_address = {address} AND account = {account} \
-         AND state IN ('pending', 'confirmed') \
+         {join} (SELECT {} FROM sessions WHERE {} \
          ORDER BY created_at DESC LIMIT 1) AS s ON TRUE \
          {join} (SELECT router, name, owner_tg_id, language, is_admin, locked, \
          unenrolled_alerted_at, created_at FROM accounts \
          WHERE router = {router} AND name = {account}) AS a ON TRUE \
          {join} (SELECT id, network, reason, source, created_by, created_at, until, \
-         lifted_at, lifted_by FROM bans \
-         WHERE lifted_at IS NULL AND until > {at} AND {covering}) AS b ON TRUE",
+         lifted_at, lifted_by FROM bans WHERE {}) AS b ON TRUE",
+        session_columns!(),
+        open_session_at(router, address, account),
+        bans_in_force(at, covering),
+    )
+}
+
+/// The condition on `sessions` of a connect's open session: the account's
+/// pending or confirmed session at the tunnel address.
+fn open_session_at(router: &str, address: &str, account: &str) -> String {
+    format!(
+        "router = {router} AND remote_address = {address} AND account = {account} \
+         AND state IN ('pending', 'confirmed')"
+    )
+}
+
+/// The condition on `bans` of the bans in force at `at` (ms) whose network
+/// meets `covering`.
+fn bans_in_force(at: &str, covering: &str) -> String {
+    format!("lifted_at IS NULL AND until > {at} AND {covering}")
+}
+
+/// [`Store::insert_plain_pending`](super::Store::insert_plain_pending) as
+/// one statement: `$1` id, `$2` router, `$3` account, `$4` caller, `$5`
+/// tunnel address, `$6` local address, `$7` service, `$8` interface, `$9`
+/// created (ms), `$10` deadline (ms), and from `$11` on the caller's
+/// candidate networks. It inserts the pending session, prompting the
+/// account's owner in the owner's language, only where [`connect_lookup`]
+/// would find no open session and no ban, and an account that is unlocked
+/// and has an owner; and, as every pending insert, only if the account has
+/// no pending session. It answers the row inserted, if any. One text per
+/// kind of caller, written once.
+pub(super) fn plain_pending_sql(caller: Option<std::net::IpAddr>) -> &'static str {
+    static TEXTS: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| texts_per_caller(plain_pending_text));
+    text_for(&TEXTS, caller)
+}
+
+fn plain_pending_text(networks: usize) -> String {
+    use crate::telegram::Lang;
+    // The owner's language as `owner_lang` reads it: a code tgate speaks,
+    // in any case, else the default.
+    let known: Vec<String> = Lang::ALL
+        .iter()
+        .map(|l| format!("WHEN '{0}' THEN '{0}'", l.code()))
+        .collect();
+    format!(
+        "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
+         local_address, service, interface, chat_id, language, state, created_at, deadline) \
+         SELECT $1, a.router, a.name, $4, $5, $6, $7, $8, a.owner_tg_id, \
+         CASE lower(a.language) {} ELSE '{}' END, 'pending', $9, $10 \
+         FROM accounts AS a WHERE a.router = $2 AND a.name = $3 \
+         AND NOT a.locked AND a.owner_tg_id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM sessions WHERE {}) \
+         AND NOT EXISTS (SELECT 1 FROM bans WHERE {}) \
+         ON CONFLICT DO NOTHING RETURNING {}",
+        known.join(" "),
+        Lang::default().code(),
+        open_session_at("$2", "$5", "$3"),
+        bans_in_force("$9", &network_in(11, networks)),
         session_columns!(),
     )
+}
+
+/// [`plain_pending_sql`] with `s`'s values bound (its chat and language
+/// are the account's, not `s`'s).
+pub(super) fn plain_pending_query<'a, DB>(
+    s: &NewSession,
+) -> sqlx::query::QueryAs<'a, DB, SessionRow, <DB as sqlx::Database>::Arguments>
+where
+    DB: sqlx::Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    SessionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let caller = s.caller_id.ip();
+    let mut query = sqlx::query_as(plain_pending_sql(caller))
+        .bind(s.id.to_string())
+        .bind(s.router.to_string())
+        .bind(s.account.to_string())
+        .bind(s.caller_id.to_string())
+        .bind(s.remote_address.to_string())
+        .bind(s.local_address.map(|a| a.to_string()))
+        .bind(s.service.as_str().to_owned())
+        .bind(s.interface.as_ref().map(|i| i.to_string()))
+        .bind(ms(s.created_at))
+        .bind(ms(s.deadline));
+    for network in caller_networks(caller) {
+        query = query.bind(network);
+    }
+    query
 }
 
 /// [`Store::strike_facts`](super::Store::strike_facts) as one statement:
@@ -1047,6 +1133,17 @@ macro_rules! impl_store {
                 row.map(Session::try_from).transpose()
             }
 
+            async fn insert_plain_pending(
+                &self,
+                s: &NewSession,
+            ) -> Result<Option<Session>, StoreError> {
+                let pool = $crate::storage::sql::Backend::plain_pending_pool(self);
+                let row: Option<SessionRow> = $crate::storage::sql::plain_pending_query(s)
+                    .fetch_optional(pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
             async fn connect_facts(
                 &self,
                 router: &RouterName,
@@ -1633,4 +1730,9 @@ pub trait Backend {
     fn connect_reads(&self) -> Option<&super::group::Group<ConnectAsk, super::ConnectFacts>> {
         None
     }
+
+    /// The connection a connect's pending session is inserted on alone
+    /// ([`super::Store::insert_plain_pending`]): one whose commit does not
+    /// wait for more than the backend's pending inserts wait for.
+    fn plain_pending_pool(&self) -> &sqlx::Pool<Self::Db>;
 }

@@ -206,6 +206,11 @@ async fn checkpoints(mut connection: sqlx::SqliteConnection, wal: std::path::Pat
 
 impl super::sql::Backend for SqliteStore {
     type Db = sqlx::Sqlite;
+
+    /// The writer, as every insert.
+    fn plain_pending_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
 }
 
 // apalis-sqlite's table; `run_at` is in Unix seconds.
