@@ -449,6 +449,79 @@ async fn a_second_connect_while_a_prompt_is_pending_is_blocked() {
 }
 
 #[tokio::test]
+async fn connects_arriving_together_each_get_their_own_answer() {
+    // The first of them is decided alone, the others together (their
+    // reads and inserts grouped): every account still gets one prompt.
+    let h = Harness::start(Options::default()).await;
+    let accounts = ["alice", "bob", "carol", "dave"];
+    for (i, account) in accounts.iter().enumerate() {
+        h.enroll(account, 5001 + i as i64).await;
+    }
+    let dial = |account: &'static str, caller: &'static str, tunnel: &'static str| {
+        h.sim.connect_ppp(account, "l2tp", caller, ip(tunnel))
+    };
+    let answers = tokio::join!(
+        dial("alice", "203.0.113.1", "10.10.0.1"),
+        dial("bob", "203.0.113.2", "10.10.0.2"),
+        dial("carol", "203.0.113.3", "10.10.0.3"),
+        dial("dave", "203.0.113.4", "10.10.0.4"),
+        dial("alice", "198.51.100.1", "10.10.0.11"),
+        dial("bob", "198.51.100.2", "10.10.0.12"),
+        dial("carol", "198.51.100.3", "10.10.0.13"),
+        dial("dave", "198.51.100.4", "10.10.0.14"),
+    );
+    let statuses = [
+        answers.0, answers.1, answers.2, answers.3, answers.4, answers.5, answers.6, answers.7,
+    ]
+    .map(|answer| answer.unwrap().unwrap().status);
+    for (i, account) in accounts.iter().enumerate() {
+        let mut pair = [statuses[i], statuses[i + 4]];
+        pair.sort();
+        assert_eq!(pair, [202, 409], "{account}: {statuses:?}");
+    }
+
+    // Each account's prompt is pending for the connect that got 202, held
+    // in the sandbox, and the blocked connects were disconnected.
+    let pending = h
+        .store()
+        .sessions_in_state(SessionState::Pending, 100)
+        .await
+        .unwrap();
+    let mut owners: Vec<_> = pending
+        .iter()
+        .map(|s| (s.account.to_string(), s.chat_id))
+        .collect();
+    owners.sort();
+    assert_eq!(
+        owners,
+        [
+            ("alice".to_owned(), Some(5001)),
+            ("bob".to_owned(), Some(5002)),
+            ("carol".to_owned(), Some(5003)),
+            ("dave".to_owned(), Some(5004)),
+        ]
+    );
+    let mut held: Vec<IpAddr> = pending.iter().map(|s| s.remote_address).collect();
+    held.sort();
+    let mut sandbox: Vec<IpAddr> = h
+        .sim
+        .address_list(SANDBOX)
+        .into_iter()
+        .map(|e| ip(&e.address))
+        .collect();
+    sandbox.sort();
+    assert_eq!(sandbox, held);
+    let mut active: Vec<IpAddr> = h
+        .sim
+        .active_sessions()
+        .into_iter()
+        .map(|s| s.address)
+        .collect();
+    active.sort();
+    assert_eq!(active, held);
+}
+
+#[tokio::test]
 async fn a_pending_session_whose_client_is_gone_is_replaced() {
     let h = Harness::start(Options::default()).await;
     h.enroll("alice", 4242).await;
