@@ -1257,7 +1257,8 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         }
     };
 
-    // Not plain: no account, then an account nobody owns.
+    // Not plain: no account, then an account nobody owns and no chat the
+    // router named.
     let alice = pending("alice", "10.10.0.5", "203.0.113.7");
     assert_eq!(store.insert_plain_pending(&alice).await.unwrap(), None);
     store
@@ -1266,9 +1267,25 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         .unwrap();
     assert_eq!(store.insert_plain_pending(&alice).await.unwrap(), None);
     assert_eq!(stored().await, 0);
+    // Nobody owns it, but the router (trusted with it) named a chat
+    // (tik2fa): that chat is asked, in the default language.
+    let named = NewSession {
+        chat_id: Some(77),
+        ..pending("alice", "10.10.0.99", "203.0.113.7")
+    };
+    let asked = store.insert_plain_pending(&named).await.unwrap().unwrap();
+    assert_eq!(
+        (asked.chat_id, asked.language.as_deref()),
+        (Some(77), Some("en"))
+    );
+    store
+        .transition(named.id, Transition::Close, now, "test")
+        .await
+        .unwrap()
+        .unwrap();
 
     // Plain: the session as given, prompting the owner in the default
-    // language, not the chat and language the new session names.
+    // language, not the chat the router named nor the language given.
     owned("alice", 4242, None).await;
     let given = NewSession {
         chat_id: Some(7),
@@ -1288,6 +1305,10 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
             inserted.language.as_deref()
         ),
         (alice.id, SessionState::Pending, Some(4242), Some("en"))
+    );
+    assert_eq!(
+        (&inserted.router, &inserted.account, inserted.decided_at),
+        (&alice.router, &alice.account, None)
     );
     assert_eq!(
         (
@@ -1327,7 +1348,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         .unwrap();
     let again = pending("alice", "10.10.0.5", "198.51.100.4");
     assert_eq!(store.insert_plain_pending(&again).await.unwrap(), None);
-    assert_eq!(stored().await, 1);
+    assert_eq!(stored().await, 2);
     // Once it is closed, the address is free again.
     store
         .transition(alice.id, Transition::Close, now, "test")
@@ -1337,10 +1358,12 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
     assert!(store.insert_plain_pending(&again).await.unwrap().is_some());
 
     // The owner's language as prompts read it: any case, else the default.
+    // Bob's tunnel address is the one alice's pending session holds: an
+    // open session of another account there does not count.
     owned("bob", 5001, Some("RU")).await;
     owned("carol", 5002, Some("de")).await;
     let bob = store
-        .insert_plain_pending(&pending("bob", "10.10.0.6", "203.0.113.7"))
+        .insert_plain_pending(&pending("bob", "10.10.0.5", "203.0.113.7"))
         .await
         .unwrap()
         .unwrap();
@@ -1353,6 +1376,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         (bob.language.as_deref(), carol.language.as_deref()),
         (Some("ru"), Some("en"))
     );
+    assert_eq!((bob.account.as_str(), bob.chat_id), ("bob", Some(5001)));
 
     // Not plain: a locked account; a caller inside a ban in force.
     owned("dave", 5003, None).await;
@@ -1371,7 +1395,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
     let v6_ban = store.insert_ban(&ban("2001:db8::/32", 1)).await.unwrap();
     let banned_v6 = pending("erin", "10.10.0.10", "2001:db8::5");
     assert_eq!(store.insert_plain_pending(&banned_v6).await.unwrap(), None);
-    assert_eq!(stored().await, 4);
+    assert_eq!(stored().await, 5);
     // Outside the bans, or lifted, or a caller that is no address.
     let free = pending("erin", "10.10.0.10", "192.0.2.100");
     assert!(store.insert_plain_pending(&free).await.unwrap().is_some());
@@ -1395,7 +1419,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         .unwrap();
     let mac = pending("erin", "10.10.0.10", "AA:BB:CC:DD:EE:FF");
     assert!(store.insert_plain_pending(&mac).await.unwrap().is_some());
-    assert_eq!(stored().await, 7);
+    assert_eq!(stored().await, 8);
 }
 
 #[tokio::test]

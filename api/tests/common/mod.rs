@@ -52,6 +52,8 @@ pub struct Harness {
     pub base: String,
     pub http: reqwest::Client,
     pub addr: SocketAddr,
+    /// The gate the API decides events with.
+    pub gate: Arc<Gate>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -128,7 +130,7 @@ command_timeout = "3s"
             config.clone(),
             ssh_gateways(&config),
         ));
-        let state = ApiState::new(gate).await.unwrap();
+        let state = ApiState::new(gate.clone()).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(tgate_api::serve(listener, state, async move {
             let _ = rx.await;
@@ -139,6 +141,7 @@ command_timeout = "3s"
             base,
             http: reqwest::Client::new(),
             addr,
+            gate,
             _shutdown: tx,
         }
     }

@@ -87,7 +87,8 @@ pub enum ConnectOutcome {
     Blocked { pending: Session, same_caller: bool },
 }
 
-/// A connect being decided, counted in `Gate::deciding` while it lives.
+/// A connect being decided, counted in `Gate::deciding` while it lives:
+/// until its one statement answers or its facts are read.
 struct Deciding<'a> {
     count: &'a AtomicUsize,
     /// No other connect was being decided when this one arrived.
@@ -96,7 +97,7 @@ struct Deciding<'a> {
 
 impl<'a> Deciding<'a> {
     fn enter(count: &'a AtomicUsize) -> Self {
-        let before = count.fetch_add(1, Ordering::AcqRel);
+        let before = count.fetch_add(1, Ordering::Relaxed);
         Deciding {
             count,
             alone: before == 0,
@@ -106,7 +107,7 @@ impl<'a> Deciding<'a> {
 
 impl Drop for Deciding<'_> {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::AcqRel);
+        self.count.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -127,16 +128,22 @@ impl Gate {
         // two. Connects that arrive together are decided below, where
         // their reads and inserts go to the database together; so is every
         // connect that is not plain, from what it finds.
+        // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
+        // the router named.
+        let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
+        let plain = NewSession {
+            chat_id: router_chat,
+            ..ev.session(None, now, now + timeout)
+        };
         if !trusted
             && deciding.alone
-            && let Some(session) = store
-                .insert_plain_pending(&ev.session(None, now, now + timeout))
-                .await?
+            && let Some(session) = store.insert_plain_pending(&plain).await?
         {
             let lang = (session.language.as_deref())
                 .and_then(|l| l.parse().ok())
                 .unwrap_or_default();
             drop(deciding);
+            self.plain_inserts.fetch_add(1, Ordering::Relaxed);
             return self.pending(router, &ev, session, lang).await;
         }
 
@@ -151,6 +158,10 @@ impl Gate {
                 now,
             )
             .await?;
+        // What it does next (router calls, inserts and audit rows of its
+        // own) does not keep a connect that arrives now from the one
+        // statement.
+        drop(deciding);
         let banned = ev
             .caller_id
             .ip()
@@ -195,9 +206,6 @@ impl Gate {
             self.audit_refusal(&ev, "locked").await?;
             return Ok(ConnectOutcome::Locked);
         }
-        let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
-        // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
-        // the router named.
         let Some(chat) = account.owner_tg_id.or(router_chat) else {
             self.kick_client(router, &ev.account, ev.remote_address, None)
                 .await;
@@ -221,7 +229,6 @@ impl Gate {
         loop {
             match store.insert_pending(&new).await? {
                 Inserted::Created(session) => {
-                    drop(deciding);
                     return self.pending(router, &ev, session, lang).await;
                 }
                 Inserted::PendingExists(pending)

@@ -79,9 +79,12 @@ pub struct Gate {
     /// commands, and a storm's thousand callers must not queue behind each
     /// other.
     strike_locks: [tokio::sync::Mutex<()>; STRIKE_LOCKS],
-    /// Connects between their arrival and their decision (see
-    /// [`Gate::connect`]).
+    /// Connects between their arrival and the answer of their first
+    /// statement (see [`Gate::connect`]).
     deciding: std::sync::atomic::AtomicUsize,
+    /// Connects whose session the one statement inserted (see
+    /// [`Gate::connect`]).
+    plain_inserts: std::sync::atomic::AtomicU64,
 }
 
 const STRIKE_LOCKS: usize = 1024;
@@ -123,7 +126,16 @@ impl Gate {
             scheduler: None,
             strike_locks: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
             deciding: std::sync::atomic::AtomicUsize::new(0),
+            plain_inserts: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many connects so far had their pending session inserted by the
+    /// one statement that found them plain, rather than read and decided
+    /// the whole way ([`Gate::connect`]).
+    pub fn plain_inserts(&self) -> u64 {
+        self.plain_inserts
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Prompts, notes and alerts go through `notifier`.

@@ -450,10 +450,11 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a `pending` session unless the account already has one.
     async fn insert_pending(&self, session: &NewSession) -> Result<Inserted, StoreError>;
     /// Inserts `session` as pending, prompting the account's owner in the
-    /// owner's language (`session`'s own chat and language are not used),
-    /// when its connect is plain: no open session of the account at the
-    /// tunnel address, no ban in force covering the caller, the account
-    /// there, unlocked and owned, and no other session of it pending. One
+    /// owner's language (`session`'s own chat only when the account has no
+    /// owner: the router's; its language never), when its connect is
+    /// plain: no open session of the account at the tunnel address, no ban
+    /// in force covering the caller, the account there, unlocked, with an
+    /// owner or that chat, and no other session of it pending. One
     /// statement, where [`Store::connect_facts`] and
     /// [`Store::insert_pending`] take two. `None` when the connect is not
     /// plain: nothing was inserted.

@@ -211,8 +211,8 @@ impl super::sql::Backend for PgStore {
         Some(&self.connects)
     }
 
-    /// The pending inserts' own connection, when their group leaves it
-    /// idle.
+    /// The pending inserts' own connection: it does not wait for the log's
+    /// flush either.
     fn plain_pending_pool(&self) -> &PgPool {
         &self.unflushed
     }

@@ -197,13 +197,13 @@ fn bans_in_force(at: &str, covering: &str) -> String {
 /// [`Store::insert_plain_pending`](super::Store::insert_plain_pending) as
 /// one statement: `$1` id, `$2` router, `$3` account, `$4` caller, `$5`
 /// tunnel address, `$6` local address, `$7` service, `$8` interface, `$9`
-/// created (ms), `$10` deadline (ms), and from `$11` on the caller's
-/// candidate networks. It inserts the pending session, prompting the
-/// account's owner in the owner's language, only where [`connect_lookup`]
-/// would find no open session and no ban, and an account that is unlocked
-/// and has an owner; and, as every pending insert, only if the account has
-/// no pending session. It answers the row inserted, if any. One text per
-/// kind of caller, written once.
+/// created (ms), `$10` deadline (ms), `$11` the chat the router named, and
+/// from `$12` on the caller's candidate networks. It inserts the pending
+/// session, prompting the account's owner (else the router's chat) in the
+/// owner's language, only where [`connect_lookup`] would find no open
+/// session and no ban, and an account that is unlocked; and, as every
+/// pending insert, only if the account has no pending session. It answers
+/// the row inserted, if any. One text per kind of caller, written once.
 pub(super) fn plain_pending_sql(caller: Option<std::net::IpAddr>) -> &'static str {
     static TEXTS: std::sync::LazyLock<[String; 3]> =
         std::sync::LazyLock::new(|| texts_per_caller(plain_pending_text));
@@ -213,31 +213,58 @@ pub(super) fn plain_pending_sql(caller: Option<std::net::IpAddr>) -> &'static st
 fn plain_pending_text(networks: usize) -> String {
     use crate::telegram::Lang;
     // The owner's language as `owner_lang` reads it: a code tgate speaks,
-    // in any case, else the default.
+    // in any ASCII case (every spelling listed, as SQL's `lower` may fold
+    // more than ASCII), else the default.
     let known: Vec<String> = Lang::ALL
         .iter()
-        .map(|l| format!("WHEN '{0}' THEN '{0}'", l.code()))
+        .map(|l| {
+            let spellings: Vec<String> = ascii_cases(l.code())
+                .iter()
+                .map(|c| format!("'{c}'"))
+                .collect();
+            format!(
+                "WHEN a.language IN ({}) THEN '{}'",
+                spellings.join(", "),
+                l.code()
+            )
+        })
         .collect();
     format!(
         "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
          local_address, service, interface, chat_id, language, state, created_at, deadline) \
-         SELECT $1, a.router, a.name, $4, $5, $6, $7, $8, a.owner_tg_id, \
-         CASE lower(a.language) {} ELSE '{}' END, 'pending', $9, $10 \
+         SELECT $1, a.router, a.name, $4, $5, $6, $7, $8, COALESCE(a.owner_tg_id, $11), \
+         CASE {} ELSE '{}' END, 'pending', $9, $10 \
          FROM accounts AS a WHERE a.router = $2 AND a.name = $3 \
-         AND NOT a.locked AND a.owner_tg_id IS NOT NULL \
+         AND NOT a.locked AND COALESCE(a.owner_tg_id, $11) IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM sessions WHERE {}) \
          AND NOT EXISTS (SELECT 1 FROM bans WHERE {}) \
          ON CONFLICT DO NOTHING RETURNING {}",
         known.join(" "),
         Lang::default().code(),
         open_session_at("$2", "$5", "$3"),
-        bans_in_force("$9", &network_in(11, networks)),
+        bans_in_force("$9", &network_in(12, networks)),
         session_columns!(),
     )
 }
 
-/// [`plain_pending_sql`] with `s`'s values bound (its chat and language
-/// are the account's, not `s`'s).
+/// Every spelling of the ASCII word `word` in upper and lower case.
+fn ascii_cases(word: &str) -> Vec<String> {
+    word.chars().fold(vec![String::new()], |spellings, c| {
+        let cases = [c.to_ascii_lowercase(), c.to_ascii_uppercase()];
+        let cases = if cases[0] == cases[1] {
+            &cases[..1]
+        } else {
+            &cases[..]
+        };
+        spellings
+            .iter()
+            .flat_map(|s| cases.iter().map(move |c| format!("{s}{c}")))
+            .collect()
+    })
+}
+
+/// [`plain_pending_sql`] with `s`'s values bound (its chat only counts
+/// for an account without an owner; its language not at all).
 pub(super) fn plain_pending_query<'a, DB>(
     s: &NewSession,
 ) -> sqlx::query::QueryAs<'a, DB, SessionRow, <DB as sqlx::Database>::Arguments>
@@ -246,6 +273,7 @@ where
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     SessionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     let caller = s.caller_id.ip();
@@ -259,7 +287,8 @@ where
         .bind(s.service.as_str().to_owned())
         .bind(s.interface.as_ref().map(|i| i.to_string()))
         .bind(ms(s.created_at))
-        .bind(ms(s.deadline));
+        .bind(ms(s.deadline))
+        .bind(s.chat_id);
     for network in caller_networks(caller) {
         query = query.bind(network);
     }
@@ -1735,4 +1764,13 @@ pub trait Backend {
     /// ([`super::Store::insert_plain_pending`]): one whose commit does not
     /// wait for more than the backend's pending inserts wait for.
     fn plain_pending_pool(&self) -> &sqlx::Pool<Self::Db>;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_word_is_spelled_in_every_ascii_case() {
+        assert_eq!(super::ascii_cases("en"), ["en", "eN", "En", "EN"]);
+        assert_eq!(super::ascii_cases("r1"), ["r1", "R1"]);
+    }
 }
