@@ -11,6 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
+#[derive(Clone)]
 pub struct Database {
     /// The URL tgate and the bench open.
     pub url: String,

@@ -52,6 +52,24 @@ impl System {
     pub async fn start(args: &BenchArgs) -> anyhow::Result<System> {
         let dir = tempfile::tempdir().context("temporary directory")?;
         let database = Database::create(args.database_url.as_deref(), dir.path()).await?;
+        let mut leftover = database.clone();
+        match Self::start_on(args, dir, database).await {
+            Ok(system) => Ok(system),
+            // A run that never got going drops its scratch database too.
+            Err(err) => {
+                if let Err(also) = leftover.drop_scratch().await {
+                    eprintln!("tgate bench: the scratch database is left behind: {also:#}");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn start_on(
+        args: &BenchArgs,
+        dir: tempfile::TempDir,
+        database: Database,
+    ) -> anyhow::Result<System> {
         let store = tgate_core::storage::open(&database.url)
             .await
             .context("opening the bench database")?;
