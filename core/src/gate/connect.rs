@@ -120,6 +120,9 @@ impl Gate {
             .unwrap_or(chrono::Duration::MAX);
         let trusted = self.trusted(&ev);
         let deciding = Deciding::enter(&self.deciding);
+        // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
+        // the router named.
+        let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
 
         // Most connects are plain: a new PPP session of an owned, unlocked
         // account from a caller nobody banned. One that arrives while no
@@ -128,9 +131,6 @@ impl Gate {
         // two. Connects that arrive together are decided below, where
         // their reads and inserts go to the database together; so is every
         // connect that is not plain, from what it finds.
-        // Where the prompt goes: the enrolled owner, else (tik2fa) the chat
-        // the router named.
-        let router_chat = ev.chat_id.filter(|_| router.config.trust_router_chat_id);
         let plain = NewSession {
             chat_id: router_chat,
             ..ev.session(None, now, now + timeout)
