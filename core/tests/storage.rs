@@ -1244,6 +1244,13 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
     let store = db.store.as_ref();
     let now = Utc::now();
     let stored = || async { store.count_sessions(&Default::default()).await.unwrap() };
+    let close = |id| async move {
+        store
+            .transition(id, Transition::Close, now, "test")
+            .await
+            .unwrap()
+            .expect("an open session to close")
+    };
     // An account owned by chat `owner`, who reads `language`.
     let owned = |name: &'static str, owner: i64, language: Option<&'static str>| async move {
         let name: AccountName = name.parse().unwrap();
@@ -1278,11 +1285,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
         (asked.chat_id, asked.language.as_deref()),
         (Some(77), Some("en"))
     );
-    store
-        .transition(named.id, Transition::Close, now, "test")
-        .await
-        .unwrap()
-        .unwrap();
+    close(named.id).await;
 
     // Plain: the session as given, prompting the owner in the default
     // language, not the chat the router named nor the language given.
@@ -1350,11 +1353,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
     assert_eq!(store.insert_plain_pending(&again).await.unwrap(), None);
     assert_eq!(stored().await, 2);
     // Once it is closed, the address is free again.
-    store
-        .transition(alice.id, Transition::Close, now, "test")
-        .await
-        .unwrap()
-        .unwrap();
+    close(alice.id).await;
     assert!(store.insert_plain_pending(&again).await.unwrap().is_some());
 
     // The owner's language as prompts read it: any case, else the default.
@@ -1399,11 +1398,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
     // Outside the bans, or lifted, or a caller that is no address.
     let free = pending("erin", "10.10.0.10", "192.0.2.100");
     assert!(store.insert_plain_pending(&free).await.unwrap().is_some());
-    store
-        .transition(free.id, Transition::Close, now, "test")
-        .await
-        .unwrap()
-        .unwrap();
+    close(free.id).await;
     store.lift_ban(v6_ban.id, now, "test").await.unwrap();
     assert!(
         store
@@ -1412,11 +1407,7 @@ async fn a_plain_connect_inserts_its_pending_session_for_the_owner_in_one_statem
             .unwrap()
             .is_some()
     );
-    store
-        .transition(banned_v6.id, Transition::Close, now, "test")
-        .await
-        .unwrap()
-        .unwrap();
+    close(banned_v6.id).await;
     let mac = pending("erin", "10.10.0.10", "AA:BB:CC:DD:EE:FF");
     assert!(store.insert_plain_pending(&mac).await.unwrap().is_some());
     assert_eq!(stored().await, 8);

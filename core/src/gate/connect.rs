@@ -41,6 +41,15 @@ pub struct Connect {
 }
 
 impl Connect {
+    /// An audit row of this connect, by its router: `action`, with the
+    /// router, the account and the caller.
+    fn audit_entry(&self, action: &str) -> AuditEntry {
+        AuditEntry::new(format!("router:{}", self.router), action)
+            .router(&self.router)
+            .account(&self.account)
+            .address(self.caller_id)
+    }
+
     /// A new session for this connect; `prompt` is the chat its prompt goes
     /// to and the language it is written in, when it has one.
     fn session(
@@ -131,13 +140,14 @@ impl Gate {
         // two. Connects that arrive together are decided below, where
         // their reads and inserts go to the database together; so is every
         // connect that is not plain, from what it finds.
-        let plain = NewSession {
-            chat_id: router_chat,
-            ..ev.session(None, now, now + timeout)
-        };
         if !trusted
             && deciding.alone
-            && let Some(session) = store.insert_plain_pending(&plain).await?
+            && let Some(session) = store
+                .insert_plain_pending(&NewSession {
+                    chat_id: router_chat,
+                    ..ev.session(None, now, now + timeout)
+                })
+                .await?
         {
             let lang = (session.language.as_deref())
                 .and_then(|l| l.parse().ok())
@@ -252,10 +262,7 @@ impl Gate {
                     let same_caller = pending.caller_id == ev.caller_id;
                     store
                         .audit(
-                            &AuditEntry::new(format!("router:{}", ev.router), "session.blocked")
-                                .router(&ev.router)
-                                .account(&ev.account)
-                                .address(ev.caller_id)
+                            &ev.audit_entry("session.blocked")
                                 .session(pending.id)
                                 .detail(serde_json::json!({
                                     "remote_address": ev.remote_address,
@@ -327,10 +334,7 @@ impl Gate {
         // it before the router hears 202 (`PgStore::open_with`).
         store
             .audit(
-                &AuditEntry::new(format!("router:{}", ev.router), "session.pending")
-                    .router(&ev.router)
-                    .account(&ev.account)
-                    .address(ev.caller_id)
+                &ev.audit_entry("session.pending")
                     .session(session.id)
                     .detail(serde_json::json!({
                         "remote_address": ev.remote_address,
@@ -421,14 +425,10 @@ impl Gate {
         info!(router = %ev.router, account = %ev.account, caller = %ev.caller_id, why, "connect refused");
         self.store()
             .audit(
-                &AuditEntry::new(format!("router:{}", ev.router), "session.refused")
-                    .router(&ev.router)
-                    .account(&ev.account)
-                    .address(ev.caller_id)
-                    .detail(serde_json::json!({
-                        "reason": why,
-                        "remote_address": ev.remote_address,
-                    })),
+                &ev.audit_entry("session.refused").detail(serde_json::json!({
+                    "reason": why,
+                    "remote_address": ev.remote_address,
+                })),
             )
             .await?;
         Ok(())

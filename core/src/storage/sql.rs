@@ -267,17 +267,16 @@ fn ascii_cases(word: &str) -> Vec<String> {
 /// for an account without an owner; its language not at all).
 pub(super) fn plain_pending_query<'a, DB>(
     s: &NewSession,
-) -> sqlx::query::QueryAs<'a, DB, SessionRow, <DB as sqlx::Database>::Arguments>
+) -> sqlx::query::Query<'a, DB, <DB as sqlx::Database>::Arguments>
 where
     DB: sqlx::Database,
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     Option<String>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     Option<i64>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    SessionRow: for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     let caller = s.caller_id.ip();
-    let mut query = sqlx::query_as(plain_pending_sql(caller))
+    let query = sqlx::query(plain_pending_sql(caller))
         .bind(s.id.to_string())
         .bind(s.router.to_string())
         .bind(s.account.to_string())
@@ -289,10 +288,7 @@ where
         .bind(ms(s.created_at))
         .bind(ms(s.deadline))
         .bind(s.chat_id);
-    for network in caller_networks(caller) {
-        query = query.bind(network);
-    }
-    query
+    bind_networks(query, caller)
 }
 
 /// [`Store::strike_facts`](super::Store::strike_facts) as one statement:
@@ -314,9 +310,8 @@ fn strike_facts_text(networks: usize) -> String {
          (SELECT COUNT(*) AS strikes FROM strikes \
          WHERE caller_id = $1 AND at >= $2) AS c \
          LEFT JOIN (SELECT id, network, reason, source, created_by, created_at, \
-         until, lifted_at, lifted_by FROM bans \
-         WHERE lifted_at IS NULL AND until > $3 AND {}) AS b ON TRUE",
-        network_in(4, networks)
+         until, lifted_at, lifted_by FROM bans WHERE {}) AS b ON TRUE",
+        bans_in_force("$3", &network_in(4, networks))
     )
 }
 
@@ -1167,10 +1162,11 @@ macro_rules! impl_store {
                 s: &NewSession,
             ) -> Result<Option<Session>, StoreError> {
                 let pool = $crate::storage::sql::Backend::plain_pending_pool(self);
-                let row: Option<SessionRow> = $crate::storage::sql::plain_pending_query(s)
+                let row = $crate::storage::sql::plain_pending_query(s)
                     .fetch_optional(pool)
                     .await?;
-                row.map(Session::try_from).transpose()
+                row.map(|row| Session::try_from(<SessionRow as sqlx::FromRow<_>>::from_row(&row)?))
+                    .transpose()
             }
 
             async fn connect_facts(
