@@ -268,9 +268,10 @@ impl System {
     }
 
     /// Waits until tgate has worked off what the last scenario left it: no
-    /// session pending, no expiry job left to run (a session decided or
-    /// closed early still has its job, which runs at the deadline and finds
-    /// nothing to do), and no Bot API call (prompt edits, notes) for half a
+    /// session pending, no expiry job left to run (a session decided in the
+    /// last two seconds before its deadline, once a worker has taken its
+    /// job, still has it, and it runs at the deadline and finds nothing to
+    /// do), and no Bot API call (prompt edits, notes) for half a
     /// second. Each scenario then measures its own load, not the tail of
     /// the one before (the sustained climb ends with a rate tgate could not
     /// keep up with). Gives up after a minute.

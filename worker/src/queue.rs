@@ -141,6 +141,39 @@ impl JobQueue {
         }
         .context("queue expiry")
     }
+
+    /// Deletes the jobs of these sessions that no worker has taken yet
+    /// (still `Pending`), in one statement; returns how many. A job a
+    /// worker is fetching at the same moment is either deleted first or
+    /// taken first, never both: the fetch moves it out of `Pending` under
+    /// the row's lock (PostgreSQL) or the database's (SQLite).
+    pub async fn drop_waiting(&self, sessions: &[SessionId]) -> anyhow::Result<u64> {
+        let keys: Vec<String> = sessions.iter().map(ToString::to_string).collect();
+        let deleted = match self {
+            // `+status`: the look-up goes by the unique (job type, session)
+            // index, even where the planner has no statistics and would
+            // otherwise walk every waiting job by status.
+            JobQueue::Sqlite(s) => sqlx::query(
+                "DELETE FROM Jobs WHERE job_type = ?1 AND +status = 'Pending' \
+                 AND idempotency_key IN (SELECT value FROM json_each(?2))",
+            )
+            .bind(QUEUE)
+            .bind(serde_json::to_string(&keys)?)
+            .execute(s.pool())
+            .await?
+            .rows_affected(),
+            JobQueue::Postgres(s) => sqlx::query(
+                "DELETE FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
+                 AND idempotency_key = ANY($2::text[])",
+            )
+            .bind(QUEUE)
+            .bind(keys)
+            .execute(s.pool())
+            .await?
+            .rows_affected(),
+        };
+        Ok(deleted)
+    }
 }
 
 /// When the job for `deadline` is due, in the queue's whole seconds.
@@ -313,22 +346,33 @@ pub async fn prune(store: &Arc<dyn Store>) -> anyhow::Result<u64> {
     }
 }
 
-/// The gate's [`ExpiryScheduler`]: every pending session gets a job. The
-/// jobs of connects that arrive together are pushed in one statement
-/// (each connect still waits until its own job is stored).
+/// The gate's [`ExpiryScheduler`]: every pending session gets a job, and
+/// loses it again when it is decided first. The jobs of connects that
+/// arrive together are pushed in one statement (each connect still waits
+/// until its own job is stored), and the jobs of sessions decided together
+/// are dropped in one.
 pub struct QueueScheduler {
     jobs: Group<(SessionId, DateTime<Utc>), (), anyhow::Error>,
+    drops: Group<SessionId, (), anyhow::Error>,
 }
 
 impl QueueScheduler {
     /// Must be called within the runtime that will run the pushes.
     pub fn new(queue: JobQueue) -> Self {
+        let pushes = queue.clone();
         QueueScheduler {
             jobs: Group::start(move |expiries: Arc<Vec<(SessionId, DateTime<Utc>)>>| {
-                let queue = queue.clone();
+                let queue = pushes.clone();
                 async move {
                     queue.push_many(&expiries).await?;
                     Ok(vec![(); expiries.len()])
+                }
+            }),
+            drops: Group::start(move |sessions: Arc<Vec<SessionId>>| {
+                let queue = queue.clone();
+                async move {
+                    queue.drop_waiting(&sessions).await?;
+                    Ok(vec![(); sessions.len()])
                 }
             }),
         }
@@ -339,6 +383,10 @@ impl QueueScheduler {
 impl ExpiryScheduler for QueueScheduler {
     async fn schedule(&self, id: SessionId, at: DateTime<Utc>) -> anyhow::Result<()> {
         self.jobs.append((id, at)).await
+    }
+
+    async fn cancel(&self, id: SessionId) -> anyhow::Result<()> {
+        self.drops.append(id).await
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Harness, OWNER, eventually};
 use tgate_core::domain::SessionState;
-use tgate_core::gate::{EXPIRY_QUEUE, PressOutcome};
+use tgate_core::gate::{Disconnect, EXPIRY_QUEUE, PressOutcome};
 use tgate_core::storage::{BackendPool, Session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -146,6 +146,73 @@ async fn the_sweep_expires_a_session_whose_job_was_lost() {
     assert_eq!(h.state(&s).await, SessionState::Expired);
     assert!(!h.connected("alice"));
     assert_eq!(tgate_worker::sweep(&h.gate).await.unwrap(), 0);
+}
+
+/// A session answered, refused or hung up before its deadline takes its
+/// expiry job with it: the queue keeps nothing a worker would fetch, run
+/// and acknowledge only to find the session decided. A session still
+/// waiting keeps its job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_decided_early_drops_its_waiting_job() {
+    let h = Harness::new(r#"confirm_timeout = "60s""#, "").await;
+    for account in ["alice", "bob", "carol", "dave"] {
+        h.enroll(account).await;
+    }
+    let confirmed = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
+    let denied = h.pending("bob", "203.0.113.8", "10.10.0.6").await;
+    let hung_up = h.pending("carol", "203.0.113.9", "10.10.0.7").await;
+    let waiting = h.pending("dave", "203.0.113.10", "10.10.0.8").await;
+    let mut all = [confirmed.id, denied.id, hung_up.id, waiting.id].map(|id| id.to_string());
+    all.sort();
+    assert_eq!(
+        waiting_jobs(&h).await,
+        all,
+        "a job for every pending session"
+    );
+
+    let press = h.gate.confirm(confirmed.id, OWNER).await.unwrap();
+    assert!(matches!(press, PressOutcome::Allowed(_)), "{press:?}");
+    assert!(h.listed("tgate-permit", "10.10.0.5").is_some());
+    let press = h.gate.deny(denied.id, OWNER).await.unwrap();
+    assert!(matches!(press, PressOutcome::Denied(_)), "{press:?}");
+    h.sim.disconnect_ppp("carol").await.unwrap();
+    let down = h
+        .gate
+        .disconnect(Disconnect {
+            router: common::office(),
+            account: "carol".parse().unwrap(),
+            remote_address: "10.10.0.7".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    assert!(down.was_pending);
+
+    eventually("only the waiting session keeps its job", || async {
+        waiting_jobs(&h).await == [waiting.id.to_string()]
+    })
+    .await;
+    assert_eq!(job_rows(&h).await, 1);
+    assert_eq!(h.state(&waiting).await, SessionState::Pending);
+}
+
+/// The sessions whose expiry jobs no worker has taken yet, in order.
+async fn waiting_jobs(h: &Harness) -> Vec<String> {
+    let mut keys: Vec<String> = match h.store().jobs_pool() {
+        BackendPool::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT idempotency_key FROM Jobs WHERE status = 'Pending'")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+        BackendPool::Postgres(pool) => {
+            sqlx::query_scalar("SELECT idempotency_key FROM apalis.jobs WHERE status = 'Pending'")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    keys.sort();
+    keys
 }
 
 /// Rows in the job queue's table, finished or not.

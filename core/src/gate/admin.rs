@@ -146,6 +146,7 @@ impl Gate {
             return Ok(None);
         };
         info!(session = %id, by, "session kicked");
+        self.forget_expiry(id);
         self.audit_quietly(
             AuditEntry::new(by, "session.kick")
                 .router(&closed.router)

@@ -255,6 +255,7 @@ impl Gate {
                         store
                             .transition(pending.id, Transition::Close, now, "tgate:replaced")
                             .await?;
+                        self.forget_expiry(pending.id);
                         continue;
                     }
                     self.kick_client(router, &ev.account, ev.remote_address, None)

@@ -100,6 +100,7 @@ impl Gate {
         )
         .await;
         self.spawn_edit(&won, outcome);
+        self.forget_expiry(won.id);
         Ok(match transition {
             Transition::Confirm => PressOutcome::Allowed(won),
             Transition::Close => PressOutcome::Gone(won),
@@ -122,6 +123,7 @@ impl Gate {
             return Ok(PressOutcome::NotPending(self.current_state(s.id).await?));
         };
         info!(session = %won.id, by, "owner pressed Not me");
+        self.forget_expiry(won.id);
         self.audit_quietly(
             AuditEntry::new(&actor, "session.denied")
                 .router(&won.router)

@@ -68,6 +68,7 @@ impl Gate {
             outcome.was_pending = was == SessionState::Pending;
             if outcome.was_pending {
                 self.spawn_edit(&closed, Outcome::Disconnected);
+                self.forget_expiry(closed.id);
             }
             outcome.closed = Some(closed);
         }

@@ -62,6 +62,14 @@ pub trait ExpiryScheduler: Send + Sync + 'static {
         id: SessionId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<()>;
+
+    /// The session was decided or closed before its deadline: its job is
+    /// dropped unless a worker has already taken it. Without this every
+    /// answered prompt's job would still be fetched, run and acknowledged
+    /// at the deadline, only to find nothing to do. A job that stays (taken
+    /// already, or the drop failed) runs and finds the session decided, as
+    /// it did before.
+    async fn cancel(&self, id: SessionId) -> anyhow::Result<()>;
 }
 
 pub struct Gate {
@@ -152,6 +160,20 @@ impl Gate {
 
     pub fn telegram(&self) -> Option<&Arc<Notifier>> {
         self.telegram.as_ref()
+    }
+
+    /// Drops the expiry job of a session that left `pending` before its
+    /// deadline ([`ExpiryScheduler::cancel`]), in the background: nobody
+    /// waits for it, and a job left behind is harmless.
+    pub(crate) fn forget_expiry(&self, id: SessionId) {
+        let Some(scheduler) = self.scheduler.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = scheduler.cancel(id).await {
+                tracing::debug!(session = %id, error = %e, "expiry job left to run");
+            }
+        });
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -234,6 +234,7 @@ impl Gate {
         .await;
         if s.state == SessionState::Pending {
             self.spawn_edit(&won, outcome_of(&won));
+            self.forget_expiry(won.id);
         }
         Ok(true)
     }

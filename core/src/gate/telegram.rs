@@ -85,6 +85,7 @@ impl Gate {
             }
         };
         info!(session = %won.id, "allowed without confirmation (fail_mode = safe)");
+        self.forget_expiry(won.id);
         self.audit_quietly(AuditEntry::new("tgate:fail-safe", "session.allowed").session(won.id))
             .await;
         if let Ok(router) = self.router(&won.router) {
