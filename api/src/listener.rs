@@ -7,7 +7,7 @@
 //! A connection accepted but not yet served is only its socket, a few
 //! hundred bytes. Connections are still accepted at once, so none is left
 //! to the kernel's accept queue, which drops new clients' handshakes when
-//! full. Figures: docs/benchmarks.md, change 16.
+//! full. Figures: docs/benchmarks-history.md, change 16.
 
 use std::collections::VecDeque;
 use std::io;

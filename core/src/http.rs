@@ -3,7 +3,7 @@
 //! set-up. Each reqwest client with native TLS would otherwise build its
 //! own OpenSSL context, reading and parsing the system's root certificates
 //! again and keeping its own copy of them (the cost is measured in
-//! docs/benchmarks.md, change 37).
+//! docs/benchmarks-history.md, change 37).
 
 use std::sync::OnceLock;
 

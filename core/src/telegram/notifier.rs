@@ -149,7 +149,7 @@ impl Notifier {
 /// request teloxide's `send_message` makes. teloxide's own payload reads
 /// Telegram's answer into a whole `Message`, whose content is an untagged
 /// enum tried variant by variant (a parse error built and dropped for
-/// each; docs/benchmarks.md, change 36). tgate keeps only the message id.
+/// each; docs/benchmarks-history.md, change 36). tgate keeps only the message id.
 #[derive(Debug, Clone, Serialize)]
 struct SendText {
     chat_id: i64,
