@@ -116,7 +116,8 @@ pub fn notifier(config: &Config) -> anyhow::Result<Option<Arc<Notifier>>> {
 }
 
 /// A gate over the given router clients, with Telegram when configured and
-/// an expiry scheduler for the process that accepts connects.
+/// an expiry scheduler: the API's queues a job for each pending session,
+/// and every process's drops the jobs of the sessions it decides early.
 pub fn gate(
     config: Arc<Config>,
     store: Arc<dyn Store>,
@@ -185,7 +186,10 @@ pub async fn run_worker(
     }
     let notifier = notifier(&config)?;
     let gateways = retrying(&routers(&config, &store, &notifier), &store);
-    let gate = gate(config.clone(), store, gateways, notifier, None);
+    // It creates no sessions; the scheduler drops the jobs of sessions the
+    // reconciler closes.
+    let scheduler = tgate_worker::scheduler(&store).await?;
+    let gate = gate(config.clone(), store, gateways, notifier, Some(scheduler));
     tgate_worker::run(gate, &config, shutdown.wait()).await
 }
 
@@ -260,16 +264,18 @@ pub async fn serve(
         store.clone(),
         ssh.clone(),
         notifier.clone(),
-        Some(scheduler),
+        Some(scheduler.clone()),
     );
     // The watcher answers through the notifier's client.
     let watcher_bot = notifier.as_ref().map(|n| n.bot().clone());
+    // The worker's gate creates no sessions; its scheduler only drops the
+    // jobs of sessions the reconciler closes.
     let worker_gate = gate(
         config.clone(),
         store.clone(),
         retrying(&ssh, &store),
         notifier,
-        None,
+        Some(scheduler),
     );
     let api_url = local_url(listener.local_addr()?);
     let state = tgate_api::ApiState::new(api_gate).await?;

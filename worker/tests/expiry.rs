@@ -148,21 +148,23 @@ async fn the_sweep_expires_a_session_whose_job_was_lost() {
     assert_eq!(tgate_worker::sweep(&h.gate).await.unwrap(), 0);
 }
 
-/// A session answered, refused or hung up before its deadline takes its
-/// expiry job with it: the queue keeps nothing a worker would fetch, run
-/// and acknowledge only to find the session decided. A session still
-/// waiting keeps its job.
+/// A session answered, refused, hung up or found gone by the reconciler
+/// before its deadline takes its expiry job with it: the queue keeps
+/// nothing a worker would fetch, run and acknowledge only to find the
+/// session decided. A session still waiting keeps its job.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_decided_early_drops_its_waiting_job() {
     let h = Harness::new(r#"confirm_timeout = "60s""#, "").await;
-    for account in ["alice", "bob", "carol", "dave"] {
+    for account in ["alice", "bob", "carol", "dave", "erin"] {
         h.enroll(account).await;
     }
     let confirmed = h.pending("alice", "203.0.113.7", "10.10.0.5").await;
     let denied = h.pending("bob", "203.0.113.8", "10.10.0.6").await;
     let hung_up = h.pending("carol", "203.0.113.9", "10.10.0.7").await;
     let waiting = h.pending("dave", "203.0.113.10", "10.10.0.8").await;
-    let mut all = [confirmed.id, denied.id, hung_up.id, waiting.id].map(|id| id.to_string());
+    let vanished = h.pending("erin", "203.0.113.11", "10.10.0.9").await;
+    let mut all =
+        [confirmed.id, denied.id, hung_up.id, waiting.id, vanished.id].map(|id| id.to_string());
     all.sort();
     assert_eq!(
         waiting_jobs(&h).await,
@@ -186,6 +188,11 @@ async fn a_session_decided_early_drops_its_waiting_job() {
         .await
         .unwrap();
     assert!(down.was_pending);
+    // erin's down event is lost; the reconciler finds her gone.
+    h.sim.disconnect_ppp("erin").await.unwrap();
+    let report = h.gate.reconcile(&common::office()).await.unwrap();
+    assert_eq!(report.closed, 1, "{report:?}");
+    assert_eq!(h.state(&vanished).await, SessionState::Closed);
 
     eventually("only the waiting session keeps its job", || async {
         waiting_jobs(&h).await == [waiting.id.to_string()]
