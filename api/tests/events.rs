@@ -475,7 +475,7 @@ async fn connects_arriving_alone_or_together_each_get_their_own_answer() {
 
     // Together: the first to arrive may be decided alone, the others are
     // decided together (their reads and inserts grouped). Every account
-    // still gets one prompt.
+    // still gets one 202 and one 409.
     let answers = tokio::join!(
         dial("bob", "203.0.113.2", "10.10.0.2"),
         dial("carol", "203.0.113.3", "10.10.0.3"),

@@ -143,36 +143,38 @@ impl JobQueue {
     }
 
     /// Deletes the jobs of these sessions that no worker has taken yet
-    /// (still `Pending`), in one statement; returns how many. A job a
+    /// (still `Pending`), in one statement. A job a
     /// worker is fetching at the same moment is either deleted first or
     /// taken first, never both: the fetch moves it out of `Pending` under
     /// the row's lock (PostgreSQL) or the database's (SQLite).
-    pub async fn drop_waiting(&self, sessions: &[SessionId]) -> anyhow::Result<u64> {
+    pub async fn drop_waiting(&self, sessions: &[SessionId]) -> anyhow::Result<()> {
         let keys: Vec<String> = sessions.iter().map(ToString::to_string).collect();
-        let deleted = match self {
+        match self {
             // `+status`: the look-up goes by the unique (job type, session)
             // index, even where the planner has no statistics and would
             // otherwise walk every waiting job by status.
-            JobQueue::Sqlite(s) => sqlx::query(
-                "DELETE FROM Jobs WHERE job_type = ?1 AND +status = 'Pending' \
-                 AND idempotency_key IN (SELECT value FROM json_each(?2))",
-            )
-            .bind(QUEUE)
-            .bind(serde_json::to_string(&keys)?)
-            .execute(s.pool())
-            .await?
-            .rows_affected(),
-            JobQueue::Postgres(s) => sqlx::query(
-                "DELETE FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
-                 AND idempotency_key = ANY($2::text[])",
-            )
-            .bind(QUEUE)
-            .bind(keys)
-            .execute(s.pool())
-            .await?
-            .rows_affected(),
-        };
-        Ok(deleted)
+            JobQueue::Sqlite(s) => {
+                sqlx::query(
+                    "DELETE FROM Jobs WHERE job_type = ?1 AND +status = 'Pending' \
+                     AND idempotency_key IN (SELECT value FROM json_each(?2))",
+                )
+                .bind(QUEUE)
+                .bind(serde_json::to_string(&keys)?)
+                .execute(s.pool())
+                .await?;
+            }
+            JobQueue::Postgres(s) => {
+                sqlx::query(
+                    "DELETE FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
+                     AND idempotency_key = ANY($2::text[])",
+                )
+                .bind(QUEUE)
+                .bind(keys)
+                .execute(s.pool())
+                .await?;
+            }
+        }
+        Ok(())
     }
 }
 

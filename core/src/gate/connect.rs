@@ -149,12 +149,9 @@ impl Gate {
                 })
                 .await?
         {
-            let lang = (session.language.as_deref())
-                .and_then(|l| l.parse().ok())
-                .unwrap_or_default();
             drop(deciding);
             self.plain_inserts.fetch_add(1, Ordering::Relaxed);
-            return self.pending(router, &ev, session, lang).await;
+            return self.pending(router, &ev, session).await;
         }
 
         // What decides the connect, read in one go: the session already at
@@ -239,7 +236,7 @@ impl Gate {
         loop {
             match store.insert_pending(&new).await? {
                 Inserted::Created(session) => {
-                    return self.pending(router, &ev, session, lang).await;
+                    return self.pending(router, &ev, session).await;
                 }
                 Inserted::PendingExists(pending)
                     if pending.remote_address == ev.remote_address
@@ -297,15 +294,15 @@ impl Gate {
     }
 
     /// A connect's new pending session: the router holds the client in the
-    /// sandbox, and the owner is asked.
+    /// sandbox, and the owner is asked in the language stored with it.
     async fn pending(
         self: &Arc<Self>,
         router: &RouterHandle,
         ev: &Connect,
         session: Session,
-        lang: Lang,
     ) -> Result<ConnectOutcome, GateError> {
         let store = self.store();
+        let lang = super::telegram::lang_or_default(session.language.as_deref());
         info!(session = %session.id, router = %ev.router, account = %ev.account, "connect pending");
         // A permit entry for this address belongs to an earlier PPP session
         // (a lost down event); it would let this one through unconfirmed,

@@ -143,9 +143,13 @@ impl Gate {
 /// The language an account's owner chose (the default when none, or one
 /// this build no longer knows).
 pub(super) fn owner_lang(account: &Account) -> Lang {
-    (account.language.as_deref())
-        .and_then(|l| l.parse().ok())
-        .unwrap_or_default()
+    lang_or_default(account.language.as_deref())
+}
+
+/// A stored language code as a language tgate speaks: the default when
+/// there is none, or one this build no longer knows.
+pub(super) fn lang_or_default(code: Option<&str>) -> Lang {
+    code.and_then(|l| l.parse().ok()).unwrap_or_default()
 }
 
 /// The language the session's prompt was written in. Sessions stored

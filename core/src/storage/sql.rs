@@ -20,6 +20,16 @@ macro_rules! session_columns {
 }
 pub(super) use session_columns;
 
+/// The columns a new session is inserted with, up to its deadline: every
+/// insert into `sessions` names these first.
+macro_rules! new_session_columns {
+    () => {
+        "id, router, account, caller_id, remote_address, local_address, service, interface, \
+         chat_id, language, state, created_at, deadline"
+    };
+}
+pub(super) use new_session_columns;
+
 /// The WHERE clause of a ban lookup: `$1` in force at (ms, or NULL for
 /// every ban); then, when `networks` is some, that many parameters from `$2`
 /// on, the candidate networks of [`super::BanMatch::candidates`], one of
@@ -230,8 +240,7 @@ fn plain_pending_text(networks: usize) -> String {
         })
         .collect();
     format!(
-        "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
-         local_address, service, interface, chat_id, language, state, created_at, deadline) \
+        "INSERT INTO sessions ({}) \
          SELECT $1, a.router, a.name, $4, $5, $6, $7, $8, COALESCE(a.owner_tg_id, $11), \
          CASE {} ELSE '{}' END, 'pending', $9, $10 \
          FROM accounts AS a WHERE a.router = $2 AND a.name = $3 \
@@ -239,6 +248,7 @@ fn plain_pending_text(networks: usize) -> String {
          AND NOT EXISTS (SELECT 1 FROM sessions WHERE {}) \
          AND NOT EXISTS (SELECT 1 FROM bans WHERE {}) \
          ON CONFLICT DO NOTHING RETURNING {}",
+        new_session_columns!(),
         known.join(" "),
         Lang::default().code(),
         open_session_at("$2", "$5", "$3"),
@@ -760,11 +770,11 @@ pub(super) use strike_group;
 /// caller adds what follows the values.
 macro_rules! insert_sessions {
     ($db:ty, $rows:expr, $state:expr, $decided_by:expr) => {{
-        let mut insert = sqlx::QueryBuilder::<$db>::new(
-            "INSERT INTO sessions (id, router, account, caller_id, remote_address, \
-             local_address, service, interface, chat_id, language, state, created_at, \
-             deadline, decided_at, decided_by) ",
-        );
+        let mut insert = sqlx::QueryBuilder::<$db>::new(concat!(
+            "INSERT INTO sessions (",
+            $crate::storage::sql::new_session_columns!(),
+            ", decided_at, decided_by) "
+        ));
         let (state, decided_by): (SessionState, Option<&str>) = ($state, $decided_by);
         insert.push_values($rows, |mut row, s: &NewSession| {
             row.push_bind(s.id.to_string())
