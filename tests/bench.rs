@@ -86,6 +86,46 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
     assert!(report["simulators_rss_mb"].as_f64() > Some(0.0), "{report}");
 }
 
+/// A router and a Bot API far away (`--router-latency`, `--telegram-latency`)
+/// still lose nothing, and the distance shows where it must: the simulated
+/// router waits before it runs each exec, so no permit can be in place
+/// sooner than that after its press, nor any expired client cut off sooner
+/// after its deadline. These are floors the simulators set, not timings of
+/// tgate: a bench that ignored the flags would come in under them.
+#[test]
+fn a_distant_router_is_modelled_and_still_loses_nothing() {
+    const ROUTER_MS: f64 = 30.0;
+    let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
+        .args(["bench", "--json"])
+        .args(["--router-latency", "30ms", "--telegram-latency", "20ms"])
+        .args(["--connects", "10", "--rate", "50"])
+        .args(["--expiries", "5", "--expiry-rate", "50"])
+        .args(["--sustained-rates", "50", "--step", "200ms"])
+        .args(["--storm-events", "30", "--storm-callers", "6"])
+        .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
+        .args(["--confirm-timeout", "1s"])
+        .env_remove("TGATE_TEST_DATABASE_URL")
+        .output()
+        .expect("run tgate bench");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tgate bench failed:\n{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stderr}"));
+
+    for figure in ["connect_to_prompt_ms", "confirm_to_permit_ms"] {
+        assert_eq!(report[figure]["n"], 10, "{figure}: {report}");
+    }
+    assert_eq!(report["expiry_lateness_ms"]["n"], 5, "{report}");
+    let permit_p50 = report["confirm_to_permit_ms"]["p50"].as_f64();
+    assert!(permit_p50 >= Some(ROUTER_MS), "{report}");
+    let expiry_p50 = report["expiry_lateness_ms"]["p50"].as_f64();
+    assert!(expiry_p50 >= Some(ROUTER_MS), "{report}");
+    let storm = &report["storm"];
+    assert_eq!(storm["lost"], 0, "{report}");
+    assert!(storm["bans_expected"].as_u64() > Some(0), "{report}");
+    assert_eq!(storm["bans_applied"], storm["bans_expected"], "{report}");
+}
+
 /// Sizes the scenarios cannot be built from are refused before anything
 /// starts, with the flag named.
 #[test]
