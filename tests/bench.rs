@@ -9,8 +9,10 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[test]
-fn a_small_bench_reports_every_figure_and_loses_nothing() {
+/// Runs `tgate bench --json` at tiny sizes (10 timed connects, 5 expiries,
+/// one short climb step, a storm of 60 connects from 12 callers against 6
+/// accounts) with `extra` flags, and returns its report once it succeeded.
+fn small_bench(extra: &[&str]) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
         .args(["bench", "--json"])
         .args(["--connects", "10", "--rate", "50"])
@@ -19,17 +21,22 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
         .args(["--storm-events", "60", "--storm-callers", "12"])
         .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
         .args(["--confirm-timeout", "1s"])
-        // Bans in force on other addresses: none may refuse a caller; closed
-        // sessions of another account at the tunnel addresses: none may
-        // pass for the connect's own.
-        .args(["--bans", "20", "--history", "3"])
+        .args(extra)
         .env_remove("TGATE_TEST_DATABASE_URL")
         .output()
         .expect("run tgate bench");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "tgate bench failed:\n{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stderr}"));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stderr}"))
+}
+
+#[test]
+fn a_small_bench_reports_every_figure_and_loses_nothing() {
+    // Bans in force on other addresses: none may refuse a caller; closed
+    // sessions of another account at the tunnel addresses: none may pass
+    // for the connect's own.
+    let report = small_bench(&["--bans", "20", "--history", "3"]);
 
     let mut keys: Vec<&str> = report
         .as_object()
@@ -95,22 +102,7 @@ fn a_small_bench_reports_every_figure_and_loses_nothing() {
 #[test]
 fn a_distant_router_is_modelled_and_still_loses_nothing() {
     const ROUTER_MS: f64 = 30.0;
-    let out = Command::new(env!("CARGO_BIN_EXE_tgate"))
-        .args(["bench", "--json"])
-        .args(["--router-latency", "30ms", "--telegram-latency", "20ms"])
-        .args(["--connects", "10", "--rate", "50"])
-        .args(["--expiries", "5", "--expiry-rate", "50"])
-        .args(["--sustained-rates", "50", "--step", "200ms"])
-        .args(["--storm-events", "30", "--storm-callers", "6"])
-        .args(["--storm-accounts", "6", "--storm-duration", "300ms"])
-        .args(["--confirm-timeout", "1s"])
-        .env_remove("TGATE_TEST_DATABASE_URL")
-        .output()
-        .expect("run tgate bench");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "tgate bench failed:\n{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{stderr}"));
+    let report = small_bench(&["--router-latency", "30ms", "--telegram-latency", "20ms"]);
 
     for figure in ["connect_to_prompt_ms", "confirm_to_permit_ms"] {
         assert_eq!(report[figure]["n"], 10, "{figure}: {report}");
