@@ -149,7 +149,12 @@ pub(super) fn owner_lang(account: &Account) -> Lang {
 /// A stored language code as a language tgate speaks: the default when
 /// there is none, or one this build no longer knows.
 pub(super) fn lang_or_default(code: Option<&str>) -> Lang {
-    code.and_then(|l| l.parse().ok()).unwrap_or_default()
+    known_lang(code).unwrap_or_default()
+}
+
+/// A stored language code, if it is one this build speaks.
+fn known_lang(code: Option<&str>) -> Option<Lang> {
+    code.and_then(|l| l.parse().ok())
 }
 
 /// The language the session's prompt was written in. Sessions stored
@@ -157,7 +162,7 @@ pub(super) fn lang_or_default(code: Option<&str>) -> Lang {
 /// their account's owner's, and the default when the account cannot be
 /// read.
 async fn session_lang(store: &dyn Store, s: &Session) -> Lang {
-    if let Some(lang) = s.language.as_deref().and_then(|l| l.parse().ok()) {
+    if let Some(lang) = known_lang(s.language.as_deref()) {
         return lang;
     }
     match store.account(&s.router, &s.account).await {
